@@ -1,0 +1,132 @@
+"""The one error format of the API: JSON with a ``detail`` string.
+
+Validation failures are 422 and name every offending field in camelCase, both in
+``detail`` and in ``errors`` (field -> messages).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, InterfaceError, OperationalError
+from django.http import JsonResponse
+from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
+from rest_framework import exceptions, status
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from musehub.api.exceptions import Conflict
+from musehub.errors import ConflictError, NotFoundError
+
+logger = logging.getLogger("musehub.api")
+
+#: Seconds a client should wait before retrying when the database is unreachable.
+DATABASE_RETRY_AFTER = 5
+
+
+def camel(name: str) -> str:
+    """snake_case -> camelCase, the same conversion the renderer applies to keys."""
+    return camelize_re.sub(underscore_to_camel, name) if "_" in name else name
+
+
+def _flatten(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [msg for value in detail.values() for msg in _flatten(value)]
+    if isinstance(detail, list):
+        return [msg for value in detail for msg in _flatten(value)]
+    return [str(detail)]
+
+
+def validation_body(detail) -> dict:
+    """``{"detail": "startedAt: ...; limit: ...", "errors": {"startedAt": [...]}}``."""
+    if not isinstance(detail, dict):
+        detail = {"non_field_errors": detail}
+    errors = {camel(str(field)): _flatten(messages) for field, messages in detail.items()}
+    parts = []
+    for field, messages in errors.items():
+        text = " ".join(messages)
+        parts.append(text if field == "nonFieldErrors" else f"{field}: {text}")
+    return {"detail": "Invalid input. " + "; ".join(parts), "errors": errors}
+
+
+def database_unavailable_response() -> JsonResponse:
+    response = JsonResponse(
+        {"detail": "The database is unavailable; try again shortly."},
+        status=status.HTTP_503_SERVICE_UNAVAILABLE,
+    )
+    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+    return response
+
+
+def exception_handler(exc, context):
+    """DRF exception handler: SPEC "Errors" for every API view."""
+    # The services' errors know nothing of HTTP; give them their status codes here.
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail)
+    elif isinstance(exc, NotFoundError):
+        exc = exceptions.NotFound(exc.message)
+    elif isinstance(exc, ConflictError):
+        exc = Conflict(exc.message)
+    if isinstance(exc, exceptions.ValidationError):
+        response = drf_exception_handler(exc, context)
+        response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+        response.data = validation_body(exc.detail)
+        return response
+    if isinstance(exc, IntegrityError):
+        # Every invariant is checked before writing; this is the database catching a race
+        # the checks could not see. The request's transaction is rolled back.
+        logger.warning("integrity error turned into 409", extra={"error": str(exc)})
+        return drf_exception_handler(Conflict(), context)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # Let the middleware answer: it also sees errors raised outside DRF (BEGIN).
+        return None
+    response = drf_exception_handler(exc, context)
+    if response is not None and not isinstance(response.data, dict):
+        response.data = {"detail": " ".join(_flatten(response.data))}
+    if isinstance(exc, exceptions.Throttled) and response is not None:
+        response.data = {"detail": str(exc.detail)}
+    return response
+
+
+def _json_error(status_code: int, detail: str) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status_code)
+
+
+def is_api_path(path: str) -> bool:
+    return path.startswith("/api/")
+
+
+# Django's handlers for errors raised outside DRF views (URL not found, crashes).
+def not_found(request, exception=None):
+    if is_api_path(request.path):
+        return _json_error(404, "Not found.")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if is_api_path(request.path):
+        return _json_error(500, "Internal server error.")
+    from django.views.defaults import server_error as html_server_error
+
+    return html_server_error(request)
+
+
+def bad_request(request, exception=None):
+    if is_api_path(request.path):
+        return _json_error(400, "Bad request.")
+    from django.views.defaults import bad_request as html_bad_request
+
+    return html_bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    if is_api_path(request.path):
+        return _json_error(403, "You do not have permission to perform this action.")
+    from django.views.defaults import permission_denied as html_permission_denied
+
+    return html_permission_denied(request, exception)
+
+

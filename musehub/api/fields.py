@@ -1,0 +1,61 @@
+"""Serializer fields shared by both apps: strict types and the one timestamp format."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from musehub.api.timestamps import format_timestamp, to_utc
+
+
+class StrictCharField(serializers.CharField):
+    """A string, and only a string: ``123`` or ``true`` is a type error (422), not coerced.
+
+    Like DRF's CharField it refuses U+0000, and it keeps surrounding whitespace: what the
+    musician typed is what is stored.
+    """
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class TimestampField(serializers.DateTimeField):
+    """ISO 8601 in, ISO 8601 UTC with a ``Z`` out; a naive input means UTC."""
+
+    default_error_messages = {
+        "invalid": "Must be an ISO 8601 timestamp, such as 2025-06-01T12:00:00Z.",
+        "overflow": "Timestamp out of range.",
+    }
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str):
+            self.fail("invalid")
+        parsed = super().to_internal_value(value)
+        try:
+            return to_utc(parsed)
+        except OverflowError:
+            self.fail("overflow")
+
+    def to_representation(self, value):
+        return format_timestamp(value)
+
+
+class CommitIdField(serializers.RegexField):
+    """A Muse commit id: 64 lowercase hex characters."""
+
+    default_error_messages = {"invalid": "Must be a commit id: 64 lowercase hex characters."}
+
+    def __init__(self, **kwargs):
+        super().__init__(r"^[0-9a-f]{64}\Z", **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -1,0 +1,86 @@
+"""Middleware: request ids and access logs, and the errors that happen outside DRF views."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import JsonResponse
+
+from musehub.api.errors import database_unavailable_response, is_api_path
+from musehub.logging import current_request_id
+
+access_log = logging.getLogger("musehub.access")
+error_log = logging.getLogger("musehub.errors")
+
+_INCOMING_ID = re.compile(r"[A-Za-z0-9._\-]{1,128}")
+
+
+class RequestIdMiddleware:
+    """Tag each request with an id (the caller's ``X-Request-ID`` if sane) and log it once."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request_id = incoming if _INCOMING_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request.request_id = request_id
+        token = current_request_id.set(request_id)
+        started = time.perf_counter()
+        try:
+            response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            user = getattr(request, "user", None)
+            access_log.info(
+                "request",
+                extra={
+                    "method": request.method,
+                    # The path only: query strings may carry cursors and filters, never secrets,
+                    # but headers (Authorization) are never logged at all.
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "user_id": getattr(user, "pk", None),
+                },
+            )
+            return response
+        finally:
+            current_request_id.reset(token)
+
+
+class ApiErrorMiddleware:
+    """Errors raised before or around a view: oversized bodies and an unreachable database."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if is_api_path(request.path):
+            refused = self._check_body_size(request)
+            if refused is not None:
+                return refused
+        return self.get_response(request)
+
+    @staticmethod
+    def _check_body_size(request):
+        raw = request.META.get("CONTENT_LENGTH") or "0"
+        try:
+            length = int(raw)
+        except ValueError:
+            return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
+        if length > settings.MAX_REQUEST_BODY_BYTES:
+            return JsonResponse({"detail": "Request body too large: the limit is 1 MiB."}, status=413)
+        return None
+
+    def process_exception(self, request, exception):
+        # Raised by the request transaction's BEGIN, by authentication or by the view:
+        # the database is down or the connection broke. Say so, and when to come back.
+        if isinstance(exception, (OperationalError, InterfaceError)):
+            error_log.warning("database unavailable", extra={"error": str(exception)[:300]})
+            return database_unavailable_response()
+        return None

@@ -1,0 +1,104 @@
+"""Keyset (cursor) pagination, newest first, shared by every list route.
+
+A page is the rows strictly after the cursor in ``ORDER BY k1 DESC, k2 DESC``; the cursor
+is the last row's keys, base64url-encoded. Unlike offsets, a page stays correct while new
+rows arrive, and a page deep in a million rows costs the same as the first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
+from rest_framework.utils.urls import replace_query_param
+
+from musehub.api.timestamps import format_timestamp, to_utc
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+#: Cursors we issue are about 130 characters; anything far longer is not one of ours.
+MAX_CURSOR_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class KeysetPage:
+    rows: list[dict[str, Any]]
+    total: int
+    next_cursor: str | None
+
+
+def parse_limit(raw: str | None) -> int:
+    """``limit`` from a query string: an integer from 1 to 200, default 50."""
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        raise ValidationError({"limit": [f"Must be an integer from 1 to {MAX_LIMIT}."]}) from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise ValidationError({"limit": [f"Must be an integer from 1 to {MAX_LIMIT}."]})
+    return value
+
+
+def encode_cursor(time_key: datetime, id_key: str) -> str:
+    raw = json.dumps([format_timestamp(time_key), id_key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (time, id) keys inside a cursor; a cursor that cannot be decoded is a 422."""
+    invalid = ValidationError({"cursor": ["Invalid cursor: pass back a nextCursor value unchanged."]})
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        time_text, id_key = json.loads(raw)
+        time_key = parse_datetime(time_text)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise invalid from None
+    if time_key is None or not isinstance(id_key, str) or "\x00" in id_key:
+        raise invalid
+    return to_utc(time_key), id_key
+
+
+def keyset_page(
+    rows: QuerySet,
+    *,
+    keys: tuple[str, str],
+    limit: int,
+    cursor: str | None = None,
+    total: int | None = None,
+) -> KeysetPage:
+    """One page of ``rows`` (a ``.values()`` queryset) ordered by ``keys``, both descending.
+
+    ``total`` is the count of all rows when the caller keeps it (a counter column);
+    otherwise it is counted, except when the first page already holds every row.
+    """
+    time_field, id_field = keys
+    page_qs = rows.order_by(f"-{time_field}", f"-{id_field}")
+    if cursor:
+        after_time, after_id = decode_cursor(cursor)
+        page_qs = page_qs.filter(
+            Q(**{f"{time_field}__lt": after_time}) | Q(**{time_field: after_time, f"{id_field}__lt": after_id})
+        )
+    page = list(page_qs[: limit + 1])
+    next_cursor = None
+    if len(page) > limit:
+        page = page[:limit]
+        last = page[-1]
+        next_cursor = encode_cursor(last[time_field], last[id_field])
+    if total is None:
+        total = len(page) if not cursor and next_cursor is None else rows.order_by().count()
+    return KeysetPage(rows=page, total=total, next_cursor=next_cursor)
+
+
+def next_link(request, cursor: str) -> str:
+    """The ``Link`` header value pointing at the page after this one."""
+    return f'<{replace_query_param(request.build_absolute_uri(), "cursor", cursor)}>; rel="next"'

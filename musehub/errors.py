@@ -1,0 +1,21 @@
+"""Errors the services raise. They know nothing of HTTP; the API maps them to status codes.
+
+A broken rule on well-formed input is Django's ``ValidationError`` with a dict of
+snake_case field names (422 on the API); these two cover the rest.
+"""
+
+
+class NotFoundError(Exception):
+    """The thing asked for does not exist (or the caller may not know it exists)."""
+
+    def __init__(self, message: str = "Not found.") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConflictError(Exception):
+    """The request contradicts what is stored (a slug taken, a retry that differs)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

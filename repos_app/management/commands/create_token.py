@@ -1,0 +1,32 @@
+"""``manage.py create_token USERNAME [--create-user]``: issue an API token."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+from knox.models import AuthToken
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue a new API token for USERNAME and print it (last line of output). "
+        "The token is shown only this once: it is stored as a hash. "
+        "Use it as 'Authorization: Bearer <token>'."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username", help="The user the token belongs to.")
+        parser.add_argument(
+            "--create-user", action="store_true", help="Create the user first if there is none by that name."
+        )
+
+    def handle(self, *args, username: str, create_user: bool, **options):
+        User = get_user_model()
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            if not create_user:
+                raise CommandError(f"No user named '{username}' (pass --create-user to create one).")
+            if not username or len(username) > 150 or "\x00" in username:
+                raise CommandError("A username is 1 to 150 characters.")
+            user = User.objects.create_user(username=username)
+            self.stderr.write(f"Created user '{username}'.")
+        _, token = AuthToken.objects.create(user=user)
+        self.stdout.write(token)

@@ -1,0 +1,95 @@
+"""Repo and collaborator request and response shapes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rest_framework import serializers
+
+from musehub.api.fields import StrictCharField, TimestampField
+from musehub.api.timestamps import format_timestamp
+from repos_app.models import Collaborator, Permission, Repo, Visibility
+from repos_app.services import REPO_ROW_FIELDS
+
+
+
+class RepoCreateSerializer(serializers.Serializer):
+    """Body of ``POST /repos``."""
+
+    name = StrictCharField(max_length=100)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
+    description = StrictCharField(required=False, allow_blank=True, max_length=10_000, default="")
+
+
+class RepoUpdateSerializer(serializers.Serializer):
+    """Body of ``PATCH /repos/{repoId}``."""
+
+    name = StrictCharField(required=False, max_length=100)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
+
+
+def repo_data(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A repo row (``.values(*REPO_ROW_FIELDS)``) as the API shows it."""
+    return {
+        "repo_id": row["repo_id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "owner": row["owner__username"],
+        "visibility": row["visibility"],
+        "description": row["description"],
+        "created_at": format_timestamp(row["created_at"]),
+        "updated_at": format_timestamp(row["updated_at"]),
+        "session_count": row["session_count"],
+    }
+
+
+class RepoSerializer(serializers.Serializer):
+    """A repo as the API returns it (instances with ``owner`` loaded, or rows)."""
+
+    repo_id = serializers.CharField(read_only=True)
+    name = serializers.CharField(read_only=True)
+    slug = serializers.CharField(read_only=True)
+    owner = serializers.CharField(read_only=True, help_text="The owner's username.")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, read_only=True)
+    description = serializers.CharField(read_only=True)
+    created_at = TimestampField(read_only=True)
+    updated_at = TimestampField(read_only=True)
+    session_count = serializers.IntegerField(read_only=True)
+
+    def to_representation(self, instance):
+        if isinstance(instance, Repo):
+            instance = {
+                **{name: getattr(instance, name) for name in REPO_ROW_FIELDS if "__" not in name},
+                "owner__username": instance.owner.get_username(),
+            }
+        return repo_data(instance)
+
+
+class RepoListSerializer(serializers.Serializer):
+    """``GET /repos``: one page, the total and the next cursor."""
+
+    repos = RepoSerializer(many=True, read_only=True)
+    total = serializers.IntegerField(read_only=True)
+    next_cursor = serializers.CharField(read_only=True, allow_null=True)
+
+
+class CollaboratorSerializer(serializers.Serializer):
+    """A collaborator: who, and with which permission."""
+
+    username = serializers.CharField(read_only=True)
+    permission = serializers.ChoiceField(choices=Permission.choices, read_only=True)
+
+    def to_representation(self, instance: Collaborator):
+        return {"username": instance.user.get_username(), "permission": instance.permission}
+
+
+class CollaboratorListSerializer(serializers.Serializer):
+    collaborators = CollaboratorSerializer(many=True, read_only=True)
+
+
+class CollaboratorSetSerializer(serializers.Serializer):
+    """Body of ``PUT /repos/{repoId}/collaborators/{username}``."""
+
+    permission = serializers.ChoiceField(choices=Permission.choices)

@@ -1,0 +1,137 @@
+"""Repo and collaborator routes under ``/api/repos``."""
+
+from __future__ import annotations
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from musehub.api.pagination import next_link, parse_limit
+from musehub.api.schema import ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from repos_app import services
+from repos_app.models import Repo
+from repos_app.permissions import CanReadRepo, IsRepoMember, IsRepoOwner, RepoAccessMixin
+from repos_app.serializers import (
+    CollaboratorListSerializer,
+    CollaboratorSerializer,
+    CollaboratorSetSerializer,
+    RepoCreateSerializer,
+    RepoListSerializer,
+    RepoSerializer,
+    RepoUpdateSerializer,
+    repo_data,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List the repos you can read, newest first",
+        parameters=[
+            *LIST_PARAMETERS,
+            OpenApiParameter("owner", OpenApiTypes.STR, description="Only repos owned by this username."),
+        ],
+        responses={200: RepoListSerializer, **ERRORS_READ},
+    ),
+    create=extend_schema(
+        summary="Create a repo", request=RepoCreateSerializer, responses={201: RepoSerializer, **ERRORS_WRITE}
+    ),
+    retrieve=extend_schema(summary="Get a repo", responses={200: RepoSerializer, **ERRORS_READ}),
+    partial_update=extend_schema(
+        summary="Change a repo (owner only)",
+        request=RepoUpdateSerializer,
+        responses={200: RepoSerializer, **ERRORS_WRITE},
+    ),
+    destroy=extend_schema(summary="Delete a repo and its sessions (owner only)", responses={204: None, **ERRORS_WRITE}),
+)
+class RepoViewSet(RepoAccessMixin, viewsets.GenericViewSet):
+    """Muse repositories."""
+
+    serializer_class = RepoSerializer
+    queryset = Repo.objects.none()  # for the schema generator; requests go through get_repo()
+
+    def get_permissions(self):
+        if self.action == "list":
+            return []
+        if self.action == "create":
+            return [IsAuthenticated()]
+        if self.action == "retrieve":
+            return [CanReadRepo()]
+        return [IsRepoOwner()]
+
+    def list(self, request):
+        page = services.list_repos(
+            user=request.user,
+            owner=request.query_params.get("owner"),
+            limit=parse_limit(request.query_params.get("limit")),
+            cursor=request.query_params.get("cursor") or None,
+        )
+        body = {"repos": [repo_data(row) for row in page.rows], "total": page.total, "next_cursor": page.next_cursor}
+        headers = {"Link": next_link(request, page.next_cursor)} if page.next_cursor else None
+        return Response(body, headers=headers)
+
+    def create(self, request):
+        serializer = RepoCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        repo = services.repo_create(owner=request.user, **serializer.validated_data)
+        return Response(RepoSerializer(repo).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, repo_id: str):
+        return Response(RepoSerializer(self.get_repo()).data)
+
+    def partial_update(self, request, repo_id: str):
+        repo = self.get_repo()
+        serializer = RepoUpdateSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        repo = services.repo_update(repo=repo, **serializer.validated_data)
+        return Response(RepoSerializer(repo).data)
+
+    def destroy(self, request, repo_id: str):
+        services.repo_delete(repo=self.get_repo())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List a repo's collaborators (owner and collaborators)",
+        responses={200: CollaboratorListSerializer, **ERRORS_READ},
+    ),
+    update=extend_schema(
+        summary="Share the repo with a user, or change their permission (owner only)",
+        request=CollaboratorSetSerializer,
+        responses={201: CollaboratorSerializer, 200: CollaboratorSerializer, **ERRORS_WRITE},
+    ),
+    destroy=extend_schema(summary="Revoke a collaborator (owner only)", responses={204: None, **ERRORS_WRITE}),
+)
+class CollaboratorViewSet(RepoAccessMixin, viewsets.GenericViewSet):
+    """Who a repo is shared with."""
+
+    serializer_class = CollaboratorSerializer
+    queryset = Repo.objects.none()
+
+    def get_permissions(self):
+        if self.action == "list":
+            return [IsRepoMember()]
+        return [IsRepoOwner()]
+
+    def list(self, request, repo_id: str):
+        repo = self.get_repo()
+        grants = repo.collaborators.select_related("user").order_by("user__username")
+        return Response({"collaborators": CollaboratorSerializer(grants, many=True).data})
+
+    def update(self, request, repo_id: str, username: str):
+        repo = self.get_repo()
+        serializer = CollaboratorSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        grant, created = services.collaborator_set(
+            repo=repo, username=username, permission=serializer.validated_data["permission"]
+        )
+        return Response(
+            CollaboratorSerializer(grant).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    def destroy(self, request, repo_id: str, username: str):
+        services.collaborator_remove(repo=self.get_repo(), username=username)
+        return Response(status=status.HTTP_204_NO_CONTENT)

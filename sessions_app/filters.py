@@ -1,0 +1,52 @@
+"""Query filters of ``GET /repos/{repoId}/sessions`` (django-filter)."""
+
+from __future__ import annotations
+
+import django_filters
+from django import forms
+
+from sessions_app.models import Session
+
+
+class StrictBooleanField(forms.Field):
+    """``true``/``false`` (also ``1``/``0``, any case); anything else is an error, not "unset"."""
+
+    TRUE = {"true", "1"}
+    FALSE = {"false", "0"}
+
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        text = str(value).strip().lower()
+        if text in self.TRUE:
+            return True
+        if text in self.FALSE:
+            return False
+        raise forms.ValidationError("Must be true or false.", code="invalid")
+
+
+class StrictBooleanFilter(django_filters.Filter):
+    field_class = StrictBooleanField
+
+
+class SessionFilter(django_filters.FilterSet):
+    """The four filters of SPEC; parameter names are camelCase as on the wire."""
+
+    active = StrictBooleanFilter(field_name="is_active", help_text="Only active (true) or ended (false) sessions.")
+    participant = django_filters.CharFilter(
+        field_name="participants",
+        lookup_expr="has_element",
+        max_length=100,
+        strip=False,
+        help_text="Sessions with exactly this participant (case-sensitive).",
+    )
+    startedAfter = django_filters.IsoDateTimeFilter(  # noqa: N815 - the query parameter's name
+        field_name="started_at", lookup_expr="gt", help_text="Started strictly after this instant."
+    )
+    startedBefore = django_filters.IsoDateTimeFilter(  # noqa: N815
+        field_name="started_at", lookup_expr="lt", help_text="Started strictly before this instant."
+    )
+
+    class Meta:
+        model = Session
+        fields: list[str] = []
