@@ -8,9 +8,7 @@ import logging
 from datetime import UTC, datetime
 
 #: The id of the request this thread is serving (set by ``RequestIdMiddleware``).
-current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
-    "current_request_id", default=None
-)
+current_request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("current_request_id", default=None)
 
 # Attributes every LogRecord has; anything else was passed with ``extra=`` and is logged.
 _STANDARD_ATTRS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}

@@ -51,9 +51,7 @@ class RepoQuerySet(models.QuerySet):
         """The repos ``user`` may read: public ones, plus their own and those shared with them."""
         visible = Q(visibility=Visibility.PUBLIC)
         if user is not None and user.is_authenticated:
-            visible |= Q(owner_id=user.pk) | Q(
-                pk__in=Collaborator.objects.filter(user_id=user.pk).values("repo_id")
-            )
+            visible |= Q(owner_id=user.pk) | Q(pk__in=Collaborator.objects.filter(user_id=user.pk).values("repo_id"))
         return self.filter(visible)
 
 
@@ -81,9 +79,7 @@ class Repo(models.Model):
         ordering = ["-created_at", "-repo_id"]
         constraints = [
             models.UniqueConstraint(fields=["owner", "slug"], name="repo_unique_owner_slug"),
-            models.CheckConstraint(
-                condition=Q(visibility__in=Visibility.values), name="repo_visibility_valid"
-            ),
+            models.CheckConstraint(condition=Q(visibility__in=Visibility.values), name="repo_visibility_valid"),
         ]
         indexes = [
             # GET /repos: newest first, keyset-paginated.
@@ -113,9 +109,7 @@ class Collaborator(models.Model):
         ordering = ["repo", "user__username"]
         constraints = [
             models.UniqueConstraint(fields=["repo", "user"], name="collaborator_unique_repo_user"),
-            models.CheckConstraint(
-                condition=Q(permission__in=Permission.values), name="collaborator_permission_valid"
-            ),
+            models.CheckConstraint(condition=Q(permission__in=Permission.values), name="collaborator_permission_valid"),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,6 @@ from repos_app.models import Collaborator, Permission, Repo, Visibility
 from repos_app.services import REPO_ROW_FIELDS
 
 
-
 class RepoCreateSerializer(serializers.Serializer):
     """Body of ``POST /repos``."""
 

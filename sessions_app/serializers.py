@@ -32,9 +32,7 @@ class SessionCreateSerializer(serializers.Serializer):
     """Body of ``POST /repos/{repoId}/sessions``; every field is optional."""
 
     started_at = TimestampField(required=False, default=None, help_text="Default: server time.")
-    ended_at = TimestampField(
-        required=False, default=None, help_text="Push an already finished session."
-    )
+    ended_at = TimestampField(required=False, default=None, help_text="Push an already finished session.")
     participants = participants_field(required=False, default=list)
     intent = StrictCharField(required=False, allow_blank=True, max_length=MAX_TEXT, default="")
     location = StrictCharField(required=False, allow_blank=True, max_length=255, default="")
@@ -48,9 +46,7 @@ class SessionCreateSerializer(serializers.Serializer):
 class SessionStopSerializer(serializers.Serializer):
     """Body of ``POST .../stop``; both fields optional."""
 
-    ended_at = TimestampField(
-        required=False, default=None, help_text="Default: server time (or startedAt if later)."
-    )
+    ended_at = TimestampField(required=False, default=None, help_text="Default: server time (or startedAt if later).")
     notes = StrictCharField(required=False, allow_blank=True, max_length=MAX_TEXT)
 
 

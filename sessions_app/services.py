@@ -151,7 +151,9 @@ def upsert_session(
 
 def _check_retry_matches(existing: Session, given: Mapping[str, Any]) -> None:
     different = [
-        field for field in RETRY_COMPARED_FIELDS if given[field] is not None and given[field] != getattr(existing, field)
+        field
+        for field in RETRY_COMPARED_FIELDS
+        if given[field] is not None and given[field] != getattr(existing, field)
     ]
     if different:
         names = ", ".join(_api_name(field) for field in different)

@@ -28,6 +28,7 @@ from sessions_app.serializers import (
     session_data,
 )
 
+
 @extend_schema_view(
     list=extend_schema(
         summary="List a repo's sessions, newest first",

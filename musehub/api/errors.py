@@ -128,5 +128,3 @@ def permission_denied(request, exception=None):
     from django.views.defaults import permission_denied as html_permission_denied
 
     return html_permission_denied(request, exception)
-
-

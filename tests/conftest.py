@@ -1,0 +1,82 @@
+"""Fixtures shared by every test: users, tokens, clients, repos."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tests.factories import UserFactory, auth_header, make_repo, make_token
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(settings):
+    """Each test gets its own in-memory cache: throttle counters do not leak between tests."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test"}}
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture
+def client() -> APIClient:
+    """An API client that sends JSON by default."""
+    return APIClient()
+
+
+@pytest.fixture
+def user(db):
+    """``testuser``, the owner of the seed's repos."""
+    return UserFactory(username="testuser")
+
+
+@pytest.fixture
+def token(user) -> str:
+    return make_token(user)
+
+
+@pytest.fixture
+def auth_headers(token) -> dict[str, str]:
+    """Headers that sign requests in as ``testuser``."""
+    return auth_header(token)
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def outsider_headers(outsider) -> dict[str, str]:
+    return auth_header(make_token(outsider))
+
+
+@pytest.fixture
+def repo(user):
+    return make_repo(owner=user, visibility="public")
+
+
+@pytest.fixture
+def private_repo(user):
+    return make_repo(owner=user, visibility="private")
+
+
+@pytest.fixture
+def on_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` need real concurrency; on SQLite they are skipped."""
+    if connection.vendor == "postgresql" or _database_url_is_postgres():
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: run with DATABASE_URL=postgres://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def _database_url_is_postgres() -> bool:
+    import os
+
+    return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
