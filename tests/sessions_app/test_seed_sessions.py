@@ -127,9 +127,7 @@ class TestUnitSessions:
     def test_session_response_duration_none_when_active(self) -> None:
         t = _now()
         sid = compute_session_id("b" * 64, compute_identity_id(b"testuser"), t.isoformat())
-        sr = self._response(
-            session_id=sid, started_at=t, participants=[], intent="", location="", created_at=t
-        )
+        sr = self._response(session_id=sid, started_at=t, participants=[], intent="", location="", created_at=t)
         assert sr["duration_seconds"] is None
 
     def test_session_response_commits_default_empty(self) -> None:
