@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 
+from musehub.api.timestamps import format_timestamp, to_utc
 from sessions_app import services
 from sessions_app.models import Session
 
@@ -27,16 +28,30 @@ MAX_PARTICIPANT_LENGTH = 100
 
 
 def human_duration(seconds: float | None) -> str:
-    """``9000.0`` → ``"2 h 30 min"``; the two largest non-zero units, ``"0 s"`` for nothing."""
+    """``9000.0`` → ``"2 h 30 min"``: the largest unit and the next one when it is not zero."""
     if seconds is None:
         return "—"
     remaining = int(seconds)
-    parts = []
+    amounts = []
     for unit, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
         amount, remaining = divmod(remaining, size)
+        amounts.append((amount, unit))
+    for index, (amount, unit) in enumerate(amounts):
         if amount:
-            parts.append(f"{amount} {unit}")
-    return " ".join(parts[:2]) or "0 s"
+            text = f"{amount} {unit}"
+            following = amounts[index + 1] if index + 1 < len(amounts) else (0, "")
+            return f"{text} {following[0]} {following[1]}" if following[0] else text
+    return "0 s"
+
+
+def _timestamp(value) -> str:
+    """A compact UTC time for the list (``2026-03-01 10:00``), the exact one on hover."""
+    if value is None:
+        return "—"
+    exact = format_timestamp(value)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>', exact, exact, to_utc(value).strftime("%Y-%m-%d %H:%M")
+    )
 
 
 class ActiveFilter(admin.SimpleListFilter):
@@ -80,8 +95,8 @@ class SessionAdmin(admin.ModelAdmin):
         "short_id",
         "repo_link",
         "author_name",
-        "started_at",
-        "ended_at",
+        "started",
+        "ended",
         "duration",
         "active",
         "participant_list",
@@ -135,6 +150,14 @@ class SessionAdmin(admin.ModelAdmin):
     @admin.display(description="author", ordering="author__username")
     def author_name(self, obj: Session) -> str:
         return obj.author.username if obj.author_id else "—"
+
+    @admin.display(description="started (UTC)", ordering="started_at")
+    def started(self, obj: Session) -> str:
+        return _timestamp(obj.started_at)
+
+    @admin.display(description="ended (UTC)", ordering="ended_at")
+    def ended(self, obj: Session) -> str:
+        return _timestamp(obj.ended_at)
 
     @admin.display(description="duration")
     def duration(self, obj: Session) -> str:

@@ -56,6 +56,8 @@ def test_human_duration():
     assert human_duration(9000.0) == "2 h 30 min"
     assert human_duration(45.2) == "45 s"
     assert human_duration(3 * 86_400 + 4 * 3_600 + 5) == "3 d 4 h"
+    assert human_duration(2 * 3_600 + 3) == "2 h"  # not "2 h 3 s"
+    assert human_duration(61) == "1 min 1 s"
     assert human_duration(0) == "0 s"
     assert human_duration(None) == "—"
 
@@ -71,11 +73,12 @@ def test_session_list_shows_the_columns(admin_client, studio):
     response = admin_client.get(SESSIONS_URL)
     assert response.status_code == 200
     html = response.content.decode()
-    for header in ("id", "repo", "author", "started at", "ended at", "duration", "active", "participants"):
+    for header in ("id", "repo", "author", "started (utc)", "ended (utc)", "duration", "active", "participants"):
         assert f">{header.capitalize()}<" in html or f">{header}<" in html.lower(), header
     mix = sessions["mix"]
     assert f">{mix.session_id[:12]}</a>" in html  # the short id links to the session
     assert "2 h 30 min" in html
+    assert '<time datetime="2026-03-01T10:00:00Z" title="2026-03-01T10:00:00Z">2026-03-01 10:00</time>' in html
     assert "running" in html
     assert "testuser/live-album" in html
     assert "Alice, bob" in html
