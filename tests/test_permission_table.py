@@ -11,8 +11,11 @@ import secrets
 from dataclasses import dataclass
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from repos_app.models import Collaborator, Repo
+from repos_app.permissions import RepoAccessMixin
 from sessions_app.models import Session
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
 
@@ -133,6 +136,23 @@ def snapshot() -> tuple[list, list, list]:
     )
 
 
+@pytest.fixture
+def permission_queries(monkeypatch) -> list[int]:
+    """Queries spent in each ``get_repo()`` call: the repo lookup and the caller's role."""
+    spent: list[int] = []
+    resolve = RepoAccessMixin.get_repo
+
+    def counting_get_repo(self):
+        with CaptureQueriesContext(connection) as ctx:
+            try:
+                return resolve(self)
+            finally:
+                spent.append(len(ctx.captured_queries))
+
+    monkeypatch.setattr(RepoAccessMixin, "get_repo", counting_get_repo)
+    return spent
+
+
 def _send(client, route: Route, url: str, headers: dict[str, str]):
     send = getattr(client, route.method)
     if route.body is None:
@@ -143,7 +163,7 @@ def _send(client, route: Route, url: str, headers: dict[str, str]):
 @pytest.mark.parametrize("visibility", ["public", "private"])
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
-def test_permission_table(client, route: Route, role: str, visibility: str) -> None:
+def test_permission_table(client, permission_queries, route: Route, role: str, visibility: str) -> None:
     world = _world(visibility)
     expected = TABLE[(route.kind, visibility)][ROLES.index(role)]
     expected = route.success if expected == OK else expected
@@ -162,12 +182,13 @@ def test_permission_table(client, route: Route, role: str, visibility: str) -> N
         assert after != before, "an accepted write changed nothing"
     if expected == 401:
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    # The permission check costs one query per request, none when the request is refused
+    # before the repo is looked up (a bad token; anonymous on a route that needs a user).
+    refused_early = role == "bad_token" or (role == "anonymous" and route.kind != "read")
+    assert sum(permission_queries) == (0 if refused_early else 1)
 
 
-PRIVATE_ROUTES = [route for route in ROUTES]
-
-
-@pytest.mark.parametrize("route", PRIVATE_ROUTES, ids=lambda r: r.name)
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
 def test_outsider_404_on_private_repo_is_the_same_as_for_no_repo(client, route: Route) -> None:
     """The 404 an outsider gets says nothing a 404 for a repo that does not exist would not."""
     world = _world("private")
