@@ -81,6 +81,16 @@ class TestCreateRepo:
         assert response.status_code == 201
         assert response.json()["slug"] == "ballads-b-sides-vol-2"
 
+    def test_a_name_in_another_script_keeps_its_letters_in_the_slug(self, client, auth_headers) -> None:
+        response = _create(client, auth_headers, name="夜のドライブ 2")
+
+        assert response.status_code == 201
+        assert response.json()["slug"] == "夜のドライブ-2"
+        assert (
+            client.get(f"/api/repos/{response.json()['repoId']}", headers=auth_headers).json()["name"]
+            == "夜のドライブ 2"
+        )
+
     def test_visibility_defaults_to_private(self, client, auth_headers) -> None:
         response = _create(client, auth_headers, name="Demo")
 
@@ -354,6 +364,14 @@ class TestCollaborators:
         )
 
         assert response.status_code == 404
+        assert not Collaborator.objects.exists()
+
+    @pytest.mark.parametrize("username", ["a%00b", "x" * 151])
+    def test_a_username_no_user_can_have_is_404(self, client, private_repo, auth_headers, username) -> None:
+        url = self._url(private_repo, username)
+
+        assert client.put(url, {"permission": "read"}, format="json", headers=auth_headers).status_code == 404
+        assert client.delete(url, headers=auth_headers).status_code == 404
         assert not Collaborator.objects.exists()
 
     def test_put_the_owner_is_422(self, client, private_repo, auth_headers) -> None:
