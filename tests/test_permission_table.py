@@ -255,3 +255,47 @@ def test_private_repos_never_listed_for_outsider_or_anonymous(client, role: str)
         text = response.content.decode()
         assert world.repo.pk not in text
         assert "Secret" not in text
+
+
+SESSION_ROUTES = [route for route in ROUTES if "{session_id}" in route.path]
+
+
+@pytest.mark.parametrize("route", SESSION_ROUTES, ids=lambda r: r.name)
+def test_a_session_under_another_repos_url_is_404(client, route: Route) -> None:
+    """Sessions are scoped to their repo, even for a caller who owns both repos."""
+    world = _world("public")
+    other = make_repo(owner=world.repo.owner, visibility="public", name="Other")
+    before = snapshot()
+
+    response = _send(client, route, world.url(route, repo_id=other.pk), world.headers["owner"])
+
+    assert response.status_code == 404
+    assert snapshot() == before
+
+
+def _revoked_token_header() -> dict[str, str]:
+    user = UserFactory(username="leaver")
+    token = make_token(user)
+    user.auth_token_set.all().delete()
+    return auth_header(token)
+
+
+BAD_CREDENTIALS = {
+    "unknown": lambda: auth_header(secrets.token_hex(32)),
+    "revoked": _revoked_token_header,
+    "malformed": lambda: {"Authorization": "Bearer not-a-token"},
+    "empty": lambda: {"Authorization": "Bearer"},
+    "token-scheme": lambda: {"Authorization": f"Token {secrets.token_hex(32)}"},
+}
+
+
+@pytest.mark.parametrize("kind", BAD_CREDENTIALS)
+@pytest.mark.parametrize("path", ["/api/repos", "/api/repos/{repo_id}", "/api/repos/{repo_id}/sessions"])
+def test_bad_credentials_are_401_even_on_public_reads(client, kind: str, path: str) -> None:
+    world = _world("public")
+
+    response = client.get(path.format(repo_id=world.repo.pk), headers=BAD_CREDENTIALS[kind]())
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert set(response.json()) == {"detail"}

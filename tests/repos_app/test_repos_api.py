@@ -168,6 +168,15 @@ class TestListRepos:
         assert "Link" not in response.headers
         assert all(set(repo) == REPO_FIELDS for repo in body["repos"])
 
+    def test_a_public_repo_shared_with_me_is_listed_once(self, client, user, outsider, outsider_headers) -> None:
+        repo = make_repo(owner=user, visibility="public", name="Both")
+        share(repo, outsider, "write")
+
+        body = client.get("/api/repos", headers=outsider_headers).json()
+
+        assert [listed["repoId"] for listed in body["repos"]] == [repo.pk]
+        assert body["total"] == 1
+
     def test_anonymous_sees_only_public_repos(self, client, user) -> None:
         public = make_repo(owner=user, visibility="public", name="Public")
         make_repo(owner=user, visibility="private", name="Private")
