@@ -61,7 +61,7 @@ class Repo(models.Model):
     repo_id = models.CharField("repo id", max_length=64, primary_key=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="repos")
     name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=100)
+    slug = models.SlugField(max_length=100, allow_unicode=True)
     domain = models.CharField(max_length=32, default="code", help_text="The repo's Muse domain.")
     visibility = models.CharField(max_length=7, choices=Visibility.choices, default=Visibility.PRIVATE)
     description = models.TextField(blank=True, default="")
