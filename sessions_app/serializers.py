@@ -16,6 +16,21 @@ MAX_PARTICIPANTS = 100
 MAX_TEXT = 10_000
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true`` or ``false`` only: ``"yes"``, ``1`` or ``"true"`` is a type error (422).
+
+    DRF's BooleanField coerces strings and numbers; a client sending them has a bug the
+    API should name rather than guess at.
+    """
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 def participants_field(**kwargs) -> serializers.ListField:
     return serializers.ListField(
         child=StrictCharField(min_length=1, max_length=100),
@@ -38,7 +53,7 @@ class SessionCreateSerializer(serializers.Serializer):
     location = StrictCharField(required=False, allow_blank=True, max_length=255, default="")
     notes = StrictCharField(required=False, allow_blank=True, max_length=MAX_TEXT, default="")
     commits = commits_field(required=False, default=list)
-    is_active = serializers.BooleanField(
+    is_active = StrictBooleanField(
         required=False, default=True, help_text="false without endedAt ends the session at server time."
     )
 
