@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from musehub.api.fields import TimestampFilter
 from sessions_app.models import Session
 
 
@@ -40,10 +41,10 @@ class SessionFilter(django_filters.FilterSet):
         strip=False,
         help_text="Sessions with exactly this participant (case-sensitive).",
     )
-    startedAfter = django_filters.IsoDateTimeFilter(  # noqa: N815 - the query parameter's name
+    startedAfter = TimestampFilter(  # noqa: N815 - the query parameter's name
         field_name="started_at", lookup_expr="gt", help_text="Started strictly after this instant."
     )
-    startedBefore = django_filters.IsoDateTimeFilter(  # noqa: N815
+    startedBefore = TimestampFilter(  # noqa: N815
         field_name="started_at", lookup_expr="lt", help_text="Started strictly before this instant."
     )
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
 import uuid
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
@@ -68,13 +70,32 @@ class ApiErrorMiddleware:
 
     @staticmethod
     def _check_body_size(request):
-        raw = request.META.get("CONTENT_LENGTH") or "0"
+        """413 for a body over the limit, 400 for a nonsensical Content-Length.
+
+        A chunked body (no Content-Length) is read here, at most limit + 1 bytes: over the
+        limit it is a 413 like any other; within it, it is handed on as a body of known
+        length (Django itself would silently read a chunked body as empty).
+        """
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        too_large = JsonResponse({"detail": "Request body too large: the limit is 1 MiB."}, status=413)
+        raw = request.META.get("CONTENT_LENGTH") or ""
+        if raw == "":
+            if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                return None
+            body = request.environ["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                return too_large
+            request._stream = LimitedStream(io.BytesIO(body), len(body))
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            return None
         try:
             length = int(raw)
         except ValueError:
+            length = -1
+        if length < 0:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
-        if length > settings.MAX_REQUEST_BODY_BYTES:
-            return JsonResponse({"detail": "Request body too large: the limit is 1 MiB."}, status=413)
+        if length > limit:
+            return too_large
         return None
 
     def process_exception(self, request, exception):

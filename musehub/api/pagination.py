@@ -38,10 +38,10 @@ def parse_limit(raw: str | None) -> int:
     """``limit`` from a query string: an integer from 1 to 200, default 50."""
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise ValidationError({"limit": [f"Must be an integer from 1 to {MAX_LIMIT}."]}) from None
+    # ASCII digits only: int() would also take "1_0", " 10" and full-width digits.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
+        raise ValidationError({"limit": [f"Must be an integer from 1 to {MAX_LIMIT}."]})
+    value = int(raw)
     if not 1 <= value <= MAX_LIMIT:
         raise ValidationError({"limit": [f"Must be an integer from 1 to {MAX_LIMIT}."]})
     return value
