@@ -63,6 +63,9 @@ class ApiErrorMiddleware:
 
     def __call__(self, request):
         if is_api_path(request.path):
+            if "\x00" in request.path:
+                # No id or username holds a NUL; PostgreSQL could not even compare one.
+                return JsonResponse({"detail": "Not found."}, status=404)
             refused = self._check_body_size(request)
             if refused is not None:
                 return refused
