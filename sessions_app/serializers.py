@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from musehub.api.fields import CommitIdField, StrictCharField, TimestampField
@@ -132,6 +133,8 @@ class SessionSerializer(serializers.Serializer):
         return session_data(session_row(instance) if isinstance(instance, Session) else instance)
 
 
+# One page object, not a list of them (drf-spectacular wraps a list action's 200 in an array).
+@extend_schema_serializer(many=False)
 class SessionListSerializer(serializers.Serializer):
     """``GET /repos/{repoId}/sessions``: one page, the filtered total and the next cursor."""
 

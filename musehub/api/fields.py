@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import django_filters
-from django import forms
-from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from musehub.api.timestamps import format_timestamp, to_utc
@@ -68,39 +65,3 @@ class CommitIdField(serializers.RegexField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
-
-
-class TimestampFormField(forms.Field):
-    """A query-string timestamp (django-filter): ISO 8601, naive means UTC, 422 otherwise.
-
-    Unlike django-filter's ``IsoDateTimeField`` it refuses NUL bytes and absurd lengths,
-    and a value that overflows when moved to UTC (``9999-12-31T23:59:59-23:59``) is an
-    error instead of a crash.
-    """
-
-    default_error_messages = {
-        "invalid": "Must be an ISO 8601 timestamp, such as 2025-06-01T12:00:00Z.",
-        "overflow": "Timestamp out of range.",
-    }
-
-    def to_python(self, value):
-        if value in (None, ""):
-            return None
-        if not isinstance(value, str) or "\x00" in value or len(value) > MAX_TIMESTAMP_LENGTH:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        try:
-            parsed = parse_datetime(value.strip())
-        except ValueError:
-            parsed = None
-        if parsed is None:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
-        try:
-            return to_utc(parsed)
-        except OverflowError:
-            raise forms.ValidationError(self.error_messages["overflow"], code="overflow") from None
-
-
-class TimestampFilter(django_filters.IsoDateTimeFilter):
-    """A django-filter filter on a timestamp column, parsed by ``TimestampFormField``."""
-
-    field_class = TimestampFormField

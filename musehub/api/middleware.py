@@ -66,10 +66,22 @@ class ApiErrorMiddleware:
             if "\x00" in request.path:
                 # No id or username holds a NUL; PostgreSQL could not even compare one.
                 return JsonResponse({"detail": "Not found."}, status=404)
-            refused = self._check_body_size(request)
+            refused = self._check_query(request) or self._check_body_size(request)
             if refused is not None:
                 return refused
         return self.get_response(request)
+
+    @staticmethod
+    def _check_query(request):
+        """422 naming every query parameter that holds a NUL byte (no filter can use one)."""
+        bad = sorted({name for name, values in request.GET.lists() for v in values if "\x00" in v})
+        bad_names = [name for name in request.GET if "\x00" in name]
+        if not bad and not bad_names:
+            return None
+        message = "Must not contain a NUL byte."
+        errors = {name.replace("\x00", "\\x00"): [message] for name in [*bad, *bad_names]}
+        detail = "Invalid input. " + "; ".join(f"{name}: {message}" for name in errors)
+        return JsonResponse({"detail": detail, "errors": errors}, status=422)
 
     @staticmethod
     def _check_body_size(request):
