@@ -38,7 +38,11 @@ class RepoQuerySet(models.QuerySet):
         """
         if user is None or not user.is_authenticated:
             return self.annotate(caller_role=Value(None, output_field=CharField()))
-        grant = Collaborator.objects.filter(repo=OuterRef("pk"), user_id=user.pk).values("permission")[:1]
+        grant = (
+            # No ordering: at most one row matches, and Collaborator's default ordering
+            # would join repo and user into the subquery.
+            Collaborator.objects.filter(repo=OuterRef("pk"), user_id=user.pk).order_by().values("permission")[:1]
+        )
         return self.annotate(
             caller_role=Case(
                 When(owner_id=user.pk, then=Value(Role.OWNER)),
