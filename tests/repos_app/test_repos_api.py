@@ -431,3 +431,26 @@ class TestCollaborators:
         assert client.get(f"{repo_url}/sessions", headers=reader_headers).status_code == 404
         listed = client.get("/api/repos", headers=reader_headers).json()
         assert listed == {"repos": [], "total": 0, "nextCursor": None}
+
+
+# ── input no client should be able to turn into a 500 ────────────────────────
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "field"),
+    [
+        ("post", "/api/repos", r'{"name": "x", "visibility": "\ud800"}', "visibility"),
+        ("post", "/api/repos", r'{"name": "a\ud800b"}', "name"),
+        ("patch", "/api/repos/{repo_id}", r'{"visibility": "\udfff"}', "visibility"),
+        ("put", "/api/repos/{repo_id}/collaborators/outsider", r'{"permission": "\ud800"}', "permission"),
+        ("put", "/api/repos/{repo_id}/collaborators/outsider", r'{"permission": ["read"]}', "permission"),
+    ],
+)
+def test_a_lone_surrogate_or_wrong_type_is_422(client, repo, outsider, auth_headers, method, path, raw, field) -> None:
+    """JSON allows "\\ud800"; echoed back in an error it could not even be encoded."""
+    response = getattr(client, method)(
+        path.format(repo_id=repo.pk), raw, content_type="application/json", headers=auth_headers
+    )
+
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == [field]
+    assert Repo.objects.count() == 1
+    assert not Collaborator.objects.exists()
