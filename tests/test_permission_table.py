@@ -44,7 +44,7 @@ TABLE: dict[tuple[str, str], tuple] = {
 class Route:
     name: str
     method: str
-    path: str  # formatted with repo_id, session_id, username
+    path: str  # formatted by World.url()
     kind: str
     success: int
     body: dict | None = None
