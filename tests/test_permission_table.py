@@ -44,7 +44,7 @@ TABLE: dict[tuple[str, str], tuple] = {
 class Route:
     name: str
     method: str
-    path: str  # formatted with repo_id, session_id, username
+    path: str  # formatted by World.url()
     kind: str
     success: int
     body: dict | None = None
@@ -299,3 +299,22 @@ def test_bad_credentials_are_401_even_on_public_reads(client, kind: str, path: s
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
     assert set(response.json()) == {"detail"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("path", sorted({route.path for route in ROUTES}))
+def test_options_never_fails_nor_leaks_a_private_repo(client, role: str, path: str) -> None:
+    """OPTIONS is not in SPEC, but DRF answers it: it must never be a 500, change anything,
+    or tell an outsider more about a private repo than about a repo that does not exist."""
+    world = _world("private")
+    route = Route("options", "options", path, "read", 200)
+    before = snapshot()
+
+    hidden = client.options(world.url(route), headers=world.headers[role])
+    missing = client.options(world.url(route, repo_id=secrets.token_hex(32)), headers=world.headers[role])
+
+    assert hidden.status_code < 500
+    assert snapshot() == before
+    if role not in ("owner", "write", "read"):
+        assert (hidden.status_code, hidden.json()) == (missing.status_code, missing.json())
+        assert world.repo.pk not in hidden.content.decode()

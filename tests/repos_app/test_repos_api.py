@@ -224,6 +224,40 @@ class TestListRepos:
         assert pages == 3
         assert seen == expected
 
+    @pytest.mark.parametrize("caller", ["alice", "bob", "carol", None])
+    @pytest.mark.parametrize("owner", [None, "alice", "bob"])
+    def test_total_counts_each_readable_repo_once(self, client, caller, owner) -> None:
+        """``total`` of a partial page is counted apart from the page; it must agree with it."""
+        users = {name: UserFactory(username=name) for name in ("alice", "bob", "carol")}
+        grants = {}  # repo id -> (owner, visibility, the user it is shared with)
+        for who, others in (("alice", ("bob", "carol")), ("bob", ("alice", "carol"))):
+            for visibility in ("public", "private"):
+                for grantee in (None, *others):
+                    repo = make_repo(owner=users[who], visibility=visibility, name=f"{visibility} {grantee}")
+                    if grantee:
+                        share(repo, users[grantee], "read")
+                    grants[repo.pk] = (who, visibility, grantee)
+        # The API refuses to share a repo with its owner, but a row saying so (the admin, a
+        # race) must not count the repo twice.
+        share(Repo.objects.get(owner=users["alice"], slug="private-none"), users["alice"], "write")
+        expected = {
+            pk
+            for pk, (who, visibility, grantee) in grants.items()
+            if (visibility == "public" or (caller and caller in (who, grantee))) and owner in (None, who)
+        }
+        headers = auth_header(make_token(users[caller])) if caller else {}
+        query = f"&owner={owner}" if owner else ""
+
+        seen, totals, url = [], set(), f"/api/repos?limit=1{query}"
+        while url:
+            body = client.get(url, headers=headers).json()
+            seen += [repo["repoId"] for repo in body["repos"]]
+            totals.add(body["total"])
+            url = f"/api/repos?limit=1{query}&cursor={body['nextCursor']}" if body["nextCursor"] else None
+
+        assert sorted(seen) == sorted(expected)
+        assert totals == {len(expected)}
+
     @pytest.mark.parametrize(
         ("query", "field"),
         [("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"), ("cursor=garbage!", "cursor")],
@@ -431,3 +465,26 @@ class TestCollaborators:
         assert client.get(f"{repo_url}/sessions", headers=reader_headers).status_code == 404
         listed = client.get("/api/repos", headers=reader_headers).json()
         assert listed == {"repos": [], "total": 0, "nextCursor": None}
+
+
+# ── input no client should be able to turn into a 500 ────────────────────────
+@pytest.mark.parametrize(
+    ("method", "path", "raw", "field"),
+    [
+        ("post", "/api/repos", r'{"name": "x", "visibility": "\ud800"}', "visibility"),
+        ("post", "/api/repos", r'{"name": "a\ud800b"}', "name"),
+        ("patch", "/api/repos/{repo_id}", r'{"visibility": "\udfff"}', "visibility"),
+        ("put", "/api/repos/{repo_id}/collaborators/outsider", r'{"permission": "\ud800"}', "permission"),
+        ("put", "/api/repos/{repo_id}/collaborators/outsider", r'{"permission": ["read"]}', "permission"),
+    ],
+)
+def test_a_lone_surrogate_or_wrong_type_is_422(client, repo, outsider, auth_headers, method, path, raw, field) -> None:
+    """JSON allows "\\ud800"; echoed back in an error it could not even be encoded."""
+    response = getattr(client, method)(
+        path.format(repo_id=repo.pk), raw, content_type="application/json", headers=auth_headers
+    )
+
+    assert response.status_code == 422
+    assert list(response.json()["errors"]) == [field]
+    assert Repo.objects.count() == 1
+    assert not Collaborator.objects.exists()
