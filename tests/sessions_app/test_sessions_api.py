@@ -10,7 +10,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from musehub.errors import NotFoundError
 from repos_app.models import Repo
+from sessions_app import services
 from sessions_app.models import Session
 from tests.factories import make_session
 
@@ -132,6 +134,12 @@ class TestPatch:
         assert resp.status_code == 422
         assert field in resp.json()["errors"]
         assert Session.objects.get(pk=session.pk).location == "Abbey Road"
+
+    def test_edit_of_a_session_deleted_meanwhile_is_not_found(self, repo, session):
+        loaded = services.get_session(repo_id=repo.pk, session_id=session.session_id)
+        services.delete_session(repo_id=repo.pk, session_id=session.session_id)
+        with pytest.raises(NotFoundError):
+            services.update_session(session=loaded, notes="too late")
 
     def test_patch_unknown_session_is_404(self, client, auth_headers, repo):
         resp = client.patch(session_url(repo, "a" * 64), {"notes": "x"}, headers=auth_headers)
