@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sessions_app.models import Session
 from tests.factories import UserFactory, make_session
@@ -250,6 +252,21 @@ class TestFilters:
         assert listing["total"] == 3
         assert client.get(f"/api/repos/{repo.repo_id}").json()["sessionCount"] == 3
         assert Session.objects.filter(repo=repo).count() == 3
+
+    def test_unfiltered_total_costs_no_count_query(self, client, repo):
+        """A repo with a million sessions must not be counted on every page: the repo keeps it."""
+        for n in range(3):
+            make_session(repo, started_at=T0 + timedelta(minutes=n))
+        first = client.get(list_url(repo, limit=1)).json()
+        with CaptureQueriesContext(connection) as queries:
+            resp = client.get(list_url(repo, limit=1, cursor=first["nextCursor"]))
+        assert resp.json()["total"] == 3
+        assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+        # With a filter the total is counted: the kept count cannot know it.
+        with CaptureQueriesContext(connection) as queries:
+            resp = client.get(list_url(repo, limit=1, active="true"))
+        assert resp.json()["total"] == 3
+        assert [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
 
     @pytest.mark.parametrize(
         ("params", "field"),
