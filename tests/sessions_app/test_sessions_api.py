@@ -411,3 +411,48 @@ class TestStop:
         resp = client.post(session_url(repo, session.session_id, "/stop"), {}, headers=outsider_headers)
         assert resp.status_code == 403
         assert Session.objects.get(pk=session.pk).is_active is True
+
+
+# ── Scoping and ignored fields ────────────────────────────────────────────────
+@pytest.mark.parametrize(
+    ("method", "tail", "body"),
+    [
+        ("get", "", None),
+        ("patch", "", {"notes": "x"}),
+        ("delete", "", None),
+        ("post", "/stop", {}),
+        ("post", "/commits", {"commits": [commit_id(9)]}),
+    ],
+)
+def test_session_under_another_repos_url_is_404(client, auth_headers, user, session, method, tail, body):
+    from tests.factories import make_repo
+
+    other = make_repo(owner=user)
+    kwargs = {"headers": auth_headers} if body is None else {"data": body, "headers": auth_headers}
+    resp = getattr(client, method)(session_url(other, session.session_id, tail), **kwargs)
+    assert resp.status_code == 404
+    stored = Session.objects.get(pk=session.pk)
+    assert (stored.is_active, stored.notes, stored.commits) == (True, "first notes", [commit_id(1), commit_id(2)])
+
+
+def test_create_ignores_read_only_and_unknown_fields(client, auth_headers, repo):
+    body = {
+        "sessionId": "f" * 64,
+        "repoId": "e" * 64,
+        "author": "mallory",
+        "createdAt": "2020-01-01T00:00:00Z",
+        "durationSeconds": 5,
+        "colour": "blue",
+        "startedAt": "2025-06-01T10:00:00Z",
+    }
+    resp = create(client, repo, auth_headers, body)
+    assert resp.status_code == 201
+    data = resp.json()
+    assert data["sessionId"] != "f" * 64
+    assert data["repoId"] == repo.repo_id
+    assert data["author"] == "testuser"
+    assert data["createdAt"] != "2020-01-01T00:00:00Z"
+    assert data["durationSeconds"] is None
+    assert "colour" not in data
+    # A retry carrying the same extras is still the same create.
+    assert create(client, repo, auth_headers, body).status_code == 200
