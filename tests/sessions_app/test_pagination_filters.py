@@ -141,15 +141,25 @@ class TestCursor:
     def test_cursor_walk_while_sessions_arrive(self, client, repo, auth_headers):
         """130 sessions, limit=50: 3 pages, each session once, in order, while new ones arrive.
 
-        Half the sessions share their startedAt with another author's: the order falls back
-        to sessionId, and the cursor must not skip or repeat either of a tied pair.
+        Most sessions share their startedAt with another author's: the order falls back to
+        sessionId, and the cursor must not skip or repeat either of a tied pair. One single
+        session on top puts both page boundaries (50, 100) inside a pair.
         """
         authors = [repo.owner, UserFactory(username="bandmate")]
-        for n in range(65):
+        make_session(repo, started_at=T0 + timedelta(minutes=65))
+        for n in range(1, 65):
             for author in authors:
                 make_session(repo, author=author, started_at=T0 + timedelta(minutes=n))
+        make_session(repo, started_at=T0)
         expected = newest_first(repo)
         assert len(expected) == 130
+        starts = list(
+            Session.objects.filter(repo=repo)
+            .order_by("-started_at", "-session_id")
+            .values_list("started_at", flat=True)
+        )
+        assert starts[49] == starts[50]
+        assert starts[99] == starts[100]
 
         seen: list[str] = []
         pages = 0
@@ -167,7 +177,7 @@ class TestCursor:
             assert new.status_code == 201
             tied = client.post(
                 list_url(repo),
-                {"startedAt": (T0 + timedelta(minutes=64, seconds=-pages)).isoformat()},
+                {"startedAt": (T0 + timedelta(minutes=65, seconds=-pages)).isoformat()},
                 headers=auth_headers,
             )
             assert tied.status_code == 201
