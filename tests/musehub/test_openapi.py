@@ -65,7 +65,8 @@ def api_routes() -> dict[str, set[str]]:
             path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: "{" + camel(m[1]) + "}", full)
             callback = entry.callback
             if hasattr(callback, "actions"):  # a ViewSet bound to {method: action}
-                methods = set(callback.actions)
+                # DRF adds 'head' to this dict at the first GET it serves; HEAD is implicit.
+                methods = set(callback.actions) - {"head"}
             else:
                 view_class = getattr(callback, "view_class", None) or getattr(callback, "cls", None)
                 methods = {m for m in HTTP_METHODS if hasattr(view_class, m)}
