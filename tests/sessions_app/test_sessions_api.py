@@ -127,7 +127,9 @@ class TestPatch:
             ({"participants": ["p"] * 101}, "participants"),
             ({"commits": ["not-a-commit"]}, "commits"),
             ({"commits": "a" * 64}, "commits"),
+            ({"commits": [commit_id(n) for n in range(10_001)]}, "commits"),
         ],
+        ids=["location", "intent", "notes", "empty-participant", "participants", "commit", "commits", "10001"],
     )
     def test_patch_bad_value_is_422_naming_the_field(self, client, auth_headers, repo, session, body, field):
         resp = client.patch(session_url(repo, session.session_id), body, headers=auth_headers)
