@@ -247,3 +247,27 @@ def test_racing_edits_and_deletes_never_fail(repo, auth_headers):
     assert set(edits) <= {200, 404}
     assert not Session.objects.filter(pk=session.pk).exists()
     assert kept_count(repo) == 0
+
+
+def test_deleting_a_repo_while_sessions_are_created(user, auth_headers):
+    """Creates before the delete commit and are deleted with the repo; later ones are 404."""
+    from tests.factories import make_repo
+
+    repo = make_repo(owner=user)
+    url = f"/api/repos/{repo.repo_id}"
+
+    def act(client, i):
+        if i == RACERS // 2:
+            return client.delete(url, headers=auth_headers)
+        return client.post(f"{url}/sessions", {}, headers=auth_headers)
+
+    responses = race(act)
+
+    assert responses[RACERS // 2].status_code == 204
+    creates = [r for i, r in enumerate(responses) if i != RACERS // 2]
+    assert {r.status_code for r in creates} <= {201, 404}
+    for resp in creates:
+        if resp.status_code == 404:
+            assert resp.json()["detail"]
+    assert not Repo.objects.filter(pk=repo.pk).exists()
+    assert not Session.objects.filter(repo_id=repo.pk).exists()
