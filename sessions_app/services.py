@@ -50,6 +50,8 @@ ROW_FIELDS = (
     "created_at",
 )
 _NEWEST_FIRST = ("started_at", "session_id")
+#: The columns a session's writes (edit, stop, append) change after it is created.
+_WRITABLE_FIELDS = ("ended_at", "is_active", "participants", "commits", "notes", "intent", "location")
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -246,7 +248,8 @@ def update_session(*, session: Session, **fields: Any) -> Session:
         return session
     if not Session.objects.filter(pk=session.pk).update(**fields):
         raise NotFoundError("Session not found.")
-    session.refresh_from_db()
+    # Only what other writers change: the author joined at lookup stays (no query for it).
+    session.refresh_from_db(fields=_WRITABLE_FIELDS)
     return session
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from musehub.errors import NotFoundError
 from repos_app.models import Repo
@@ -136,6 +138,15 @@ class TestPatch:
         assert resp.status_code == 422
         assert field in resp.json()["errors"]
         assert Session.objects.get(pk=session.pk).location == "Abbey Road"
+
+    def test_patch_costs_five_queries(self, client, auth_headers, repo, session):
+        # token, repo + role, session + author, UPDATE, read back what other writers changed
+        with CaptureQueriesContext(connection) as captured:
+            resp = client.patch(session_url(repo, session.session_id), {"notes": "x"}, headers=auth_headers)
+        assert resp.json()["author"] == "testuser"
+        transaction_control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+        statements = [q["sql"] for q in captured if not q["sql"].lstrip().upper().startswith(transaction_control)]
+        assert len(statements) == 5, statements
 
     def test_edit_of_a_session_deleted_meanwhile_is_not_found(self, repo, session):
         loaded = services.get_session(repo_id=repo.pk, session_id=session.session_id)
