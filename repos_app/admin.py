@@ -5,13 +5,35 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
 
 from repos_app import services
 from repos_app.models import Collaborator, Repo
+
+
+def _has_nul(query) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in query.lists())
+
+
+class NulSafeAdminMixin:
+    """PostgreSQL refuses text holding NUL (a 500 if it reaches a query): a filter, search
+    or selection carrying one is treated like any other bad lookup (the list with ``?e=1``),
+    an object id carrying one is an object that does not exist."""
+
+    def changelist_view(self, request, extra_context=None):
+        if _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST)):
+            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return super().changelist_view(request, extra_context)
+
+    def get_object(self, request, object_id, from_field=None):
+        if "\x00" in str(object_id):
+            return None
+        return super().get_object(request, object_id, from_field)
 
 
 class CollaboratorFormSet(forms.BaseInlineFormSet):
@@ -60,7 +82,7 @@ class RepoForm(forms.ModelForm):
 
 
 @admin.register(Repo)
-class RepoAdmin(admin.ModelAdmin):
+class RepoAdmin(NulSafeAdminMixin, admin.ModelAdmin):
     form = RepoForm
     list_display = ("name", "owner_name", "visibility", "sessions", "created_at", "short_id")
     list_filter = ("visibility",)

@@ -18,6 +18,7 @@ from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 
 from musehub.api.timestamps import format_timestamp, to_utc
+from repos_app.admin import NulSafeAdminMixin
 from sessions_app import services
 from sessions_app.models import Session
 
@@ -89,7 +90,7 @@ class SessionForm(forms.ModelForm):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
     form = SessionForm
     list_display = (
         "short_id",
