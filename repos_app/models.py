@@ -38,7 +38,11 @@ class RepoQuerySet(models.QuerySet):
         """
         if user is None or not user.is_authenticated:
             return self.annotate(caller_role=Value(None, output_field=CharField()))
-        grant = Collaborator.objects.filter(repo=OuterRef("pk"), user_id=user.pk).values("permission")[:1]
+        grant = (
+            # No ordering: at most one row matches, and Collaborator's default ordering
+            # would join repo and user into the subquery.
+            Collaborator.objects.filter(repo=OuterRef("pk"), user_id=user.pk).order_by().values("permission")[:1]
+        )
         return self.annotate(
             caller_role=Case(
                 When(owner_id=user.pk, then=Value(Role.OWNER)),
@@ -61,7 +65,7 @@ class Repo(models.Model):
     repo_id = models.CharField("repo id", max_length=64, primary_key=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="repos")
     name = models.CharField(max_length=100)
-    slug = models.SlugField(max_length=100)
+    slug = models.SlugField(max_length=100, allow_unicode=True)
     domain = models.CharField(max_length=32, default="code", help_text="The repo's Muse domain.")
     visibility = models.CharField(max_length=7, choices=Visibility.choices, default=Visibility.PRIVATE)
     description = models.TextField(blank=True, default="")

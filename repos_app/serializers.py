@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from musehub.api.fields import StrictCharField, TimestampField
@@ -66,6 +67,9 @@ class RepoSerializer(serializers.Serializer):
         return repo_data(instance)
 
 
+# The page is an object holding the list; the schema generator would wrap a list action's
+# response in an array.
+@extend_schema_serializer(many=False)
 class RepoListSerializer(serializers.Serializer):
     """``GET /repos``: one page, the total and the next cursor."""
 
@@ -84,6 +88,7 @@ class CollaboratorSerializer(serializers.Serializer):
         return {"username": instance.user.get_username(), "permission": instance.permission}
 
 
+@extend_schema_serializer(many=False)
 class CollaboratorListSerializer(serializers.Serializer):
     collaborators = CollaboratorSerializer(many=True, read_only=True)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,7 +31,16 @@ REPO_ROW_FIELDS = (
 
 
 def _slug_for(name: str) -> str:
-    slug = slugify(name)[:100].strip("-")
+    """The URL-friendly form of a repo name: "Café Über" -> "cafe-uber".
+
+    ASCII when dropping accents is all it takes; a name with letters that have no ASCII
+    form keeps them ("夜のドライブ 2" -> "夜のドライブ-2") instead of losing them.
+    """
+    ascii_is_enough = all(
+        char.isascii() or unicodedata.combining(char) or not char.isalnum()
+        for char in unicodedata.normalize("NFKD", name)
+    )
+    slug = slugify(name, allow_unicode=not ascii_is_enough)[:100].strip("-")
     if not slug:
         raise ValidationError({"name": ["The name must contain at least one letter or digit."]})
     return slug
@@ -107,7 +118,14 @@ def repo_delete(*, repo: Repo) -> None:
 
 
 def _user_by_username(username: str):
-    user = get_user_model().objects.filter(username=username).first()
+    user_model = get_user_model()
+    max_length = user_model._meta.get_field(user_model.USERNAME_FIELD).max_length
+    # A name no user can have (PostgreSQL cannot even compare a string holding U+0000)
+    # is simply an unknown user.
+    if "\x00" in username or len(username) > max_length:
+        user = None
+    else:
+        user = user_model.objects.filter(username=username).first()
     if user is None:
         raise NotFoundError(f"No user named '{username}'.")
     return user

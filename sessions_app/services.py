@@ -106,7 +106,8 @@ def upsert_session(
         return None, False
 
     session_id = session_id_for(repo_id=repo_id, author=author, started_at=start)
-    existing = Session.objects.filter(pk=session_id).first()
+    # With the author joined: a retry answers with this row (create's query budget).
+    existing = Session.objects.select_related("author").filter(pk=session_id).first()
     if existing is not None and not explicit_start:
         # Same author, same microsecond: step forward until the instant is free.
         while existing is not None:
