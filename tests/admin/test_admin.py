@@ -369,3 +369,17 @@ def test_repo_rename_goes_through_the_service(admin_client, studio):
     response = admin_client.post(url, data)
     assert response.status_code == 200
     assert "already has a repo with the slug" in response.content.decode()
+
+
+def test_view_only_staff_can_browse_but_not_stop(client, studio):
+    from django.contrib.auth.models import Permission
+
+    _, _, sessions = studio
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_session", content_type__app_label="sessions_app"))
+    client.force_login(viewer)
+    response = client.get(SESSIONS_URL)
+    assert response.status_code == 200
+    assert "stop_selected_sessions" not in response.content.decode()
+    client.post(SESSIONS_URL, {"action": "stop_selected_sessions", "_selected_action": [sessions["drums"].pk]})
+    assert Session.objects.get(pk=sessions["drums"].pk).is_active
