@@ -131,6 +131,24 @@ class RepoAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         stored = Repo.objects.get(pk=obj.pk)
         services.repo_update(repo=stored, **changes)
 
+    def get_deleted_objects(self, objs, request):
+        """A summary for the delete confirmation page. Django's own lists every related row:
+        a repo with 100,000 sessions would render 100,000 lines."""
+        repos = list(objs)
+        collaborators = Collaborator.objects.filter(repo__in=repos).count()
+        summary = [f"{repo} ({repo.session_count} session(s), with its collaborators)" for repo in repos]
+        model_count = {
+            "repositories": len(repos),
+            "recording sessions": sum(repo.session_count for repo in repos),
+            "collaborators": collaborators,
+        }
+        perms_needed = set()
+        if not self.has_delete_permission(request):
+            perms_needed.add("repository")
+        if not request.user.has_perm("sessions_app.delete_session"):
+            perms_needed.add("recording session")
+        return summary, model_count, perms_needed, []
+
     def delete_model(self, request, obj):
         services.repo_delete(repo=obj)
 

@@ -383,3 +383,23 @@ def test_view_only_staff_can_browse_but_not_stop(client, studio):
     assert "stop_selected_sessions" not in response.content.decode()
     client.post(SESSIONS_URL, {"action": "stop_selected_sessions", "_selected_action": [sessions["drums"].pk]})
     assert Session.objects.get(pk=sessions["drums"].pk).is_active
+
+
+def test_deleting_a_repo_summarises_and_removes_its_sessions(admin_client, studio):
+    public, private, _ = studio
+    share(public, UserFactory(username="erin"), "read")
+    url = reverse("admin:repos_app_repo_delete", args=[public.pk])
+    with CaptureQueriesContext(connection) as ctx:
+        confirm = admin_client.get(url)
+    assert confirm.status_code == 200
+    html = confirm.content.decode()
+    assert "testuser/live-album (3 session(s), with its collaborators)" in html
+    assert "Recording sessions: 3" in html
+    assert "Collaborators: 1" in html
+    assert len(ctx.captured_queries) <= 10
+
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Repo.objects.filter(pk=public.pk).exists()
+    assert not Session.objects.filter(repo_id=public.pk).exists()
+    assert not Collaborator.objects.filter(repo_id=public.pk).exists()
+    assert Session.objects.filter(repo=private).count() == 1
