@@ -11,7 +11,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q, TextField
+from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.urls import reverse
 from django.utils.html import format_html
@@ -25,6 +25,8 @@ from sessions_app.models import Session
 #: The fields staff may edit on a session; ids, repo, author and timestamps are read-only.
 EDITABLE_FIELDS = ("intent", "location", "notes", "participants")
 MAX_PARTICIPANTS = 100
+#: Sessions named on the delete confirmation page (the rest are counted).
+DELETE_LISTED = 100
 MAX_PARTICIPANT_LENGTH = 100
 
 
@@ -198,6 +200,15 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
         services.update_session(session=obj, **changes)
+
+    def get_deleted_objects(self, objs, request):
+        """The confirmation page lists at most 100 sessions (they have nothing hanging off them)."""
+        total = objs.count() if isinstance(objs, QuerySet) else len(objs)
+        shown = [f"{session} of {session.repo_id[:12]}" for session in objs[:DELETE_LISTED]]
+        if total > DELETE_LISTED:
+            shown.append(f"… and {total - DELETE_LISTED} more")
+        perms_needed = set() if self.has_delete_permission(request) else {"recording session"}
+        return shown, {"recording sessions": total}, perms_needed, []
 
     def delete_model(self, request, obj):
         services.delete_session(repo_id=obj.repo_id, session_id=obj.pk)

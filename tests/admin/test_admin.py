@@ -403,3 +403,17 @@ def test_deleting_a_repo_summarises_and_removes_its_sessions(admin_client, studi
     assert not Session.objects.filter(repo_id=public.pk).exists()
     assert not Collaborator.objects.filter(repo_id=public.pk).exists()
     assert Session.objects.filter(repo=private).count() == 1
+
+
+def test_deleting_many_sessions_confirms_with_a_bounded_page(admin_client, user, monkeypatch):
+    monkeypatch.setattr("sessions_app.admin.DELETE_LISTED", 2)
+    repo = make_repo(owner=user)
+    ids = [make_session(repo).pk for _ in range(5)]
+    confirm = admin_client.post(SESSIONS_URL, {"action": "delete_selected", "_selected_action": ids})
+    assert confirm.status_code == 200
+    html = confirm.content.decode()
+    assert "… and 3 more" in html
+    assert "Recording sessions: 5" in html
+    admin_client.post(SESSIONS_URL, {"action": "delete_selected", "_selected_action": ids, "post": "yes"})
+    assert Repo.objects.get(pk=repo.pk).session_count == 0
+    assert not Session.objects.exists()
