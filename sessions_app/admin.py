@@ -8,6 +8,8 @@ code the API runs, so the repo's session count and the stop rules hold here too.
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -25,6 +27,8 @@ from sessions_app.models import Session
 #: The fields staff may edit on a session; ids, repo, author and timestamps are read-only.
 EDITABLE_FIELDS = ("intent", "location", "notes", "participants")
 MAX_PARTICIPANTS = 100
+#: A search word this long made only of hex digits is taken as a session id (prefix).
+ID_PREFIX = re.compile(r"[0-9a-fA-F]{8,64}")
 #: Sessions named on the delete confirmation page (the rest are counted).
 DELETE_LISTED = 100
 MAX_PARTICIPANT_LENGTH = 100
@@ -108,7 +112,7 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
     list_filter = (ActiveFilter, "repo__visibility")
     date_hierarchy = "started_at"
     search_fields = ("session_id", "intent", "location", "participants")
-    search_help_text = "Search by session id (or its first characters), intent, location or participant."
+    search_help_text = "Search by session id (or its first 8+ characters), intent, location or participant."
     list_select_related = ("repo", "repo__owner", "author")
     show_full_result_count = False
     list_per_page = 50
@@ -178,12 +182,18 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         queryset = queryset.alias(participants_text=Cast("participants", TextField()))
         for term in smart_split(search_term):
-            if term[0] in "\"'" and term[0] == term[-1]:
+            if len(term) >= 2 and term[0] in "\"'" and term[0] == term[-1]:
                 term = unescape_string_literal(term)
             if not term:
                 continue
+            id_prefix = Q(session_id__startswith=term.lower())
+            if ID_PREFIX.fullmatch(term):
+                # Clearly an id (pasted from the API or a log): the primary key's index
+                # answers it, without scanning every session's text.
+                queryset = queryset.filter(id_prefix)
+                continue
             queryset = queryset.filter(
-                Q(session_id__startswith=term.lower())
+                id_prefix
                 | Q(intent__icontains=term)
                 | Q(location__icontains=term)
                 | Q(participants__has_element=term)

@@ -417,3 +417,15 @@ def test_deleting_many_sessions_confirms_with_a_bounded_page(admin_client, user,
     admin_client.post(SESSIONS_URL, {"action": "delete_selected", "_selected_action": ids, "post": "yes"})
     assert Repo.objects.get(pk=repo.pk).session_count == 0
     assert not Session.objects.exists()
+
+
+def test_a_hex_word_searches_ids_only(admin_client, studio):
+    _, _, sessions = studio
+    drums = sessions["drums"]
+    Session.objects.filter(pk=sessions["vocals"].pk).update(intent=f"redo {drums.session_id[:8]}")
+    response = admin_client.get(SESSIONS_URL, {"q": drums.session_id[:8]})
+    assert listed_ids(response) == {drums.pk}
+    # A shorter hex word is also looked for in the text.
+    response = admin_client.get(SESSIONS_URL, {"q": drums.session_id[:7]})
+    assert drums.pk in listed_ids(response)
+    assert sessions["vocals"].pk in listed_ids(response)

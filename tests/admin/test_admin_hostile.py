@@ -24,6 +24,8 @@ def session(user):
         "q=a%00b",
         "q=%ED%A0%80",  # a lone surrogate, UTF-8 encoded
         "q=%25_%5C",
+        "q=%22",
+        "q=%22%22",
         "started_at__year=abc",
         "started_at__year=99999",
         "started_at__year=2026&started_at__month=13",
