@@ -429,3 +429,13 @@ def test_a_hex_word_searches_ids_only(admin_client, studio):
     response = admin_client.get(SESSIONS_URL, {"q": drums.session_id[:7]})
     assert drums.pk in listed_ids(response)
     assert sessions["vocals"].pk in listed_ids(response)
+
+
+def test_unfiltered_list_is_counted_from_the_repos_kept_counts(admin_client, studio):
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client.get(SESSIONS_URL)
+    assert response.context["cl"].result_count == 4
+    assert "4 recording sessions" in response.content.decode()
+    assert not [q for q in ctx.captured_queries if "COUNT(*)" in q["sql"] and "sessions_app_session" in q["sql"]]
+    # Filtered, it counts the matching sessions.
+    assert admin_client.get(SESSIONS_URL, {"active": "no"}).context["cl"].result_count == 1
