@@ -1,9 +1,10 @@
 """The sessions admin: staff inspect recording sessions and stop the ones left running.
 
-Built to stay fast on a table of 100,000 sessions: one query for the rows (repo, owner
-and author joined in), one COUNT for the paginator and no full-table count; no column
-reads anything per row. Every change goes through ``sessions_app.services``, the same
-code the API runs, so the repo's session count and the stop rules hold here too.
+Built to stay fast on a table of 100,000 sessions: one query for a page of rows (repo,
+owner and author joined in, read from the newest-first index), no per-row queries, the
+unfiltered total from the repos' kept counts and no second "full result" count. Every
+change goes through ``sessions_app.services``, the same code the API runs, so the repo's
+session count and the stop rules hold here too.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from sessions_app.models import Session
 #: The fields staff may edit on a session; ids, repo, author and timestamps are read-only.
 EDITABLE_FIELDS = ("intent", "location", "notes", "participants")
 MAX_PARTICIPANTS = 100
+MAX_PARTICIPANT_LENGTH = 100
 #: A search word this long made only of hex digits is taken as a session id (prefix).
 ID_PREFIX = re.compile(r"[0-9a-fA-F]{8,64}")
 #: Sessions named on the delete confirmation page (the rest are counted).
 DELETE_LISTED = 100
-MAX_PARTICIPANT_LENGTH = 100
 
 
 def human_duration(seconds: float | None) -> str:
