@@ -7,9 +7,9 @@ import pytest
 from tests.faults.harness import Gunicorn, PgCluster, django_env, manage
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster():
-    """A fresh cluster with a migrated ``musehub`` database; gone after the module."""
+    """A fresh cluster with a migrated ``musehub`` database; gone after the test run."""
     pg = PgCluster()
     try:
         pg.init()
@@ -21,7 +21,7 @@ def cluster():
         pg.destroy()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def account(cluster):
     """A user's token and a public repo they own, made with the operator commands."""
     env = django_env(cluster.url("musehub"))
