@@ -1,7 +1,9 @@
-"""gunicorn settings for MuseHub Sessions (``gunicorn -c gunicorn.conf.py musehub.wsgi``).
+"""gunicorn settings for MuseHub Sessions (``gunicorn -c gunicorn.conf.py``).
 
-Each value can be overridden with an environment variable of the same name in capitals
-prefixed with GUNICORN_ (e.g. GUNICORN_WORKERS=4), or on the command line.
+Environment variables read here: GUNICORN_BIND (127.0.0.1:8000), GUNICORN_WORKERS (one per
+core), GUNICORN_TIMEOUT (30 s), GUNICORN_MAX_REQUESTS (0: never recycle), GUNICORN_LOGLEVEL
+(info), GUNICORN_CONTROL_SOCKET (unset: no control socket). Anything else can be given on
+the command line or in gunicorn's own GUNICORN_CMD_ARGS. See README "Running in production".
 """
 
 import multiprocessing
