@@ -31,6 +31,11 @@ def _has_lone_surrogate(value) -> bool:
     return False
 
 
+def _reject_constant(name: str):
+    # Python's json module accepts NaN, Infinity and -Infinity; JSON (RFC 8259) does not.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 class JSONParser(CamelCaseJSONParser):
     """camelCase JSON in, snake_case Python out; a body over the limit is a 413."""
 
@@ -45,7 +50,7 @@ class JSONParser(CamelCaseJSONParser):
             # An empty body on a POST means "no fields", as a CLI sends for a plain stop.
             return {}
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except UnicodeDecodeError as exc:
             raise ParseError("JSON parse error: the body is not valid UTF-8.") from exc
         except ValueError as exc:
