@@ -153,10 +153,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `make run` collects the admin's assets here; WhiteNoise serves them under gunicorn.
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "musehub.storage.StaticFilesStorage"},
 }
 # Serve the admin's assets straight from the installed apps too, so a fresh clone works
 # under gunicorn without a collectstatic step; collectstatic still speeds it up.
@@ -211,6 +212,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "musehub.api.schema.camelize_path_parameters",
     ],
 }
 

@@ -17,6 +17,21 @@ MAX_PARTICIPANTS = 100
 MAX_TEXT = 10_000
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true`` or ``false`` only: ``"yes"``, ``1`` or ``"true"`` is a type error (422).
+
+    DRF's BooleanField coerces strings and numbers; a client sending them has a bug the
+    API should name rather than guess at.
+    """
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
 def participants_field(**kwargs) -> serializers.ListField:
     return serializers.ListField(
         child=StrictCharField(min_length=1, max_length=100),
@@ -39,7 +54,7 @@ class SessionCreateSerializer(serializers.Serializer):
     location = StrictCharField(required=False, allow_blank=True, max_length=255, default="")
     notes = StrictCharField(required=False, allow_blank=True, max_length=MAX_TEXT, default="")
     commits = commits_field(required=False, default=list)
-    is_active = serializers.BooleanField(
+    is_active = StrictBooleanField(
         required=False, default=True, help_text="false without endedAt ends the session at server time."
     )
 
@@ -133,7 +148,8 @@ class SessionSerializer(serializers.Serializer):
         return session_data(session_row(instance) if isinstance(instance, Session) else instance)
 
 
-# One page object, not a list of them (drf-spectacular wraps a list action's 200 in an array).
+# The page is an object holding the list; the schema generator would wrap a list action's
+# response in an array.
 @extend_schema_serializer(many=False)
 class SessionListSerializer(serializers.Serializer):
     """``GET /repos/{repoId}/sessions``: one page, the filtered total and the next cursor."""

@@ -13,7 +13,7 @@ as many gunicorn workers on many machines):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -106,7 +106,8 @@ def upsert_session(
         return None, False
 
     session_id = session_id_for(repo_id=repo_id, author=author, started_at=start)
-    existing = Session.objects.filter(pk=session_id).first()
+    # With the author joined: a retry answers with this row (create's query budget).
+    existing = Session.objects.select_related("author").filter(pk=session_id).first()
     if existing is not None and not explicit_start:
         # Same author, same microsecond: step forward until the instant is free.
         while existing is not None:
@@ -311,8 +312,13 @@ def list_sessions(
     return page.rows, page.total, page.next_cursor
 
 
-def stop_stale_sessions(*, older_than: timedelta, dry_run: bool = False) -> list[str]:
-    """Stop every session active for longer than ``older_than``; returns their ids."""
+def stop_stale_sessions(
+    *, older_than: timedelta, dry_run: bool = False, on_stop: Callable[[str], None] | None = None
+) -> list[str]:
+    """Stop every session active for longer than ``older_than``; returns their ids.
+
+    ``on_stop(session_id)`` is called after each one is stopped (a command's progress).
+    """
     cutoff = timezone.now() - older_than
     stale = list(
         Session.objects.filter(is_active=True, started_at__lt=cutoff)
@@ -322,4 +328,6 @@ def stop_stale_sessions(*, older_than: timedelta, dry_run: bool = False) -> list
     if not dry_run:
         for repo_id, session_id in stale:
             stop_session(repo_id=repo_id, session_id=session_id)
+            if on_stop is not None:
+                on_stop(session_id)
     return [session_id for _, session_id in stale]

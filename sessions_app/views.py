@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
-from musehub.api.schema import ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoAccessMixin
 from sessions_app import services
 from sessions_app.filters import SessionFilter
@@ -50,7 +50,7 @@ from sessions_app.serializers import (
         request=SessionUpdateSerializer,
         responses={200: SessionSerializer, **ERRORS_WRITE},
     ),
-    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_WRITE}),
+    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_DELETE}),
 )
 class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
     """Recording sessions of one repo."""

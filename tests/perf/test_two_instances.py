@@ -1,0 +1,211 @@
+"""Scale-out (issue 5): two gunicorn instances over one PostgreSQL database behave as one.
+
+Each instance is the project's own ``gunicorn.conf.py`` serving ``musehub.wsgi`` on its
+own loopback port, connected to the test database. Racing requests are split across the
+two; what they leave behind must be what one instance would leave: one ``endedAt`` for
+racing stops, every commit of racing appends, one session for racing retries of the same
+create, and an exact ``sessionCount``. Nothing here is coordinated in a process: the
+database settles every race.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from repos_app.models import Repo
+from sessions_app.models import Session
+from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+RACERS = 24
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _database_url() -> str:
+    """The URL of the database this test runs on (pytest-django's test database)."""
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "postgres")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"])
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+class Instance:
+    """One gunicorn serving the project on a free loopback port."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = log_dir / f"gunicorn-{self.port}.log"
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": "two-instances-test-secret-" + "x" * 40,
+            "GUNICORN_WORKERS": "2",
+            "GUNICORN_LOGLEVEL": "warning",
+            "DJANGO_LOG_LEVEL": "WARNING",
+        }
+        env.pop("REDIS_URL", None)
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.base + "/readyz", timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.1)
+        raise AssertionError(f"gunicorn on port {self.port} did not start:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+@pytest.fixture
+def instances(tmp_path) -> Iterator[tuple[Instance, Instance]]:
+    pair = (Instance(tmp_path), Instance(tmp_path))
+    try:
+        for instance in pair:
+            instance.wait_ready()
+        yield pair
+    finally:
+        for instance in pair:
+            instance.stop()
+
+
+def _call(base: str, method: str, path: str, token: str, body: dict | None = None) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        base + path,
+        data=json.dumps(body or {}).encode() if method == "POST" else None,
+        method=method,
+        headers={"Content-Type": "application/json", **auth_header(token)},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def _race(instances, calls: list[tuple[str, str, dict | None]], token: str) -> list[tuple[int, dict]]:
+    """Fire ``calls`` (method, path, body) at once, alternating between the instances."""
+    start = threading.Barrier(len(calls))
+
+    def run(i: int) -> tuple[int, dict]:
+        method, path, body = calls[i]
+        start.wait()
+        return _call(instances[i % 2].base, method, path, token, body)
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, range(len(calls))))
+
+
+@pytest.fixture
+def owner_and_repo():
+    owner = UserFactory(username="testuser")
+    return make_token(owner), make_repo(owner=owner, visibility="private")
+
+
+def test_racing_stops_across_instances_agree_on_one_end(instances, owner_and_repo) -> None:
+    token, repo = owner_and_repo
+    session = make_session(repo)
+    path = f"/api/repos/{repo.pk}/sessions/{session.pk}/stop"
+
+    results = _race(instances, [("POST", path, {"notes": f"stop {i}"}) for i in range(RACERS)], token)
+
+    assert {status for status, _ in results} == {200}
+    ended = {body["endedAt"] for _, body in results}
+    assert len(ended) == 1, ended
+    assert None not in ended
+    notes = {body["notes"] for _, body in results}
+    assert len(notes) == 1, "every caller sees the winner's notes"
+    status, stored = _call(instances[0].base, "GET", path.removesuffix("/stop"), token)
+    assert status == 200
+    assert stored["endedAt"] == ended.pop()
+    assert stored["isActive"] is False
+    assert stored["notes"] == notes.pop()
+
+
+def test_racing_commit_appends_across_instances_keep_every_commit(instances, owner_and_repo) -> None:
+    token, repo = owner_and_repo
+    session = make_session(repo, commits=["0" * 64])
+    path = f"/api/repos/{repo.pk}/sessions/{session.pk}/commits"
+    mine = [f"{i:064x}" for i in range(1, RACERS + 1)]
+
+    # Each racer appends its own commit and one every racer shares.
+    results = _race(instances, [("POST", path, {"commits": [commit, "f" * 64]}) for commit in mine], token)
+
+    assert {status for status, _ in results} == {200}
+    session.refresh_from_db()
+    assert session.commits[0] == "0" * 64
+    assert sorted(session.commits) == sorted(["0" * 64, "f" * 64, *mine])
+    assert len(session.commits) == len(set(session.commits)) == RACERS + 2
+
+
+def test_racing_creates_across_instances_make_one_session_per_start(instances, owner_and_repo) -> None:
+    token, repo = owner_and_repo
+    path = f"/api/repos/{repo.pk}/sessions"
+    retry = {"startedAt": "2026-03-01T20:00:00Z", "intent": "take one", "participants": ["ana"]}
+    fresh = {"intent": "server picks the start"}
+    calls = [("POST", path, retry if i % 2 else fresh) for i in range(RACERS)]
+
+    results = _race(instances, calls, token)
+
+    retries = [results[i] for i in range(RACERS) if i % 2]
+    fresh_ones = [results[i] for i in range(RACERS) if not i % 2]
+    # The retries of one create: one 201, the rest 200 with that very session.
+    assert sorted(status for status, _ in retries) == [200] * (len(retries) - 1) + [201]
+    assert len({body["sessionId"] for _, body in retries}) == 1
+    # Creates without startedAt never collide: each is a session of its own.
+    assert {status for status, _ in fresh_ones} == {201}
+    assert len({body["startedAt"] for _, body in fresh_ones}) == len(fresh_ones)
+
+    expected = 1 + len(fresh_ones)
+    assert Session.objects.filter(repo=repo).count() == expected
+    assert Session.objects.filter(repo=repo, started_at="2026-03-01T20:00:00Z").count() == 1
+    assert Repo.objects.get(pk=repo.pk).session_count == expected
+    status, listing = _call(instances[0].base, "GET", path + "?limit=200", token)
+    assert status == 200
+    assert listing["total"] == len(listing["sessions"]) == expected
