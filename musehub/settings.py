@@ -37,7 +37,8 @@ def env_list(name: str, default: str) -> list[str]:
 DEV_SECRET_KEY = "django-insecure-musehub-development-only-key-do-not-deploy"
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+# Unset or empty means the development key (an empty one is refused below with DEBUG off).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
 if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
     # Signed data (admin sessions, CSRF) would be forgeable by anyone who read this file.
     raise ImproperlyConfigured(
@@ -183,7 +184,10 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("DJANGO_THROTTLE_ANON", "1200/min"),
         "user": os.environ.get("DJANGO_THROTTLE_USER", "6000/min"),
     },
-    "NUM_PROXIES": int(os.environ["DJANGO_NUM_PROXIES"]) if os.environ.get("DJANGO_NUM_PROXIES") else None,
+    # How many proxies in front append to X-Forwarded-For. 0 (the default) ignores that
+    # header: with None DRF would trust it, and anyone could dodge the anonymous limit by
+    # sending a new made-up address with each request.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES") or "0"),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -17,7 +17,10 @@ class StrictCharField(serializers.CharField):
     musician typed is what is stored.
     """
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "surrogate": "Must be valid Unicode text: a \\u escape here is an unpaired surrogate.",
+    }
 
     def __init__(self, **kwargs):
         kwargs.setdefault("trim_whitespace", False)
@@ -26,6 +29,11 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        # JSON's "\ud800" parses to a string that no UTF-8 database column can hold.
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("surrogate")
         return super().to_internal_value(data)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 from django.conf import settings
 from djangorestframework_camel_case.parser import CamelCaseJSONParser
@@ -12,23 +11,10 @@ from rest_framework.exceptions import ParseError
 
 from musehub.api.exceptions import RequestTooLarge
 
-# A \uD800-\uDFFF escape: legal JSON grammar, but alone it is not a character.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
-
-def _has_lone_surrogate(value) -> bool:
-    """True if any string (key or value) in parsed JSON holds an unpaired surrogate."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
-    if isinstance(value, dict):
-        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_lone_surrogate(item) for item in value)
-    return False
+def _reject_constant(name: str):
+    # Python's json module accepts NaN, Infinity and -Infinity; JSON (RFC 8259) does not.
+    raise ValueError(f"{name} is not valid JSON")
 
 
 class JSONParser(CamelCaseJSONParser):
@@ -45,7 +31,7 @@ class JSONParser(CamelCaseJSONParser):
             # An empty body on a POST means "no fields", as a CLI sends for a plain stop.
             return {}
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except UnicodeDecodeError as exc:
             raise ParseError("JSON parse error: the body is not valid UTF-8.") from exc
         except ValueError as exc:
@@ -53,11 +39,8 @@ class JSONParser(CamelCaseJSONParser):
         except RecursionError as exc:
             # "[[[[..." a hundred thousand deep would otherwise be a 500.
             raise ParseError("JSON parse error: nested too deeply.") from exc
-        # "\ud800" parses to a string no database (nor UTF-8) can hold. Only bodies that
-        # contain such an escape at all are walked.
+        # A "\ud800" escape is valid JSON grammar; the fields refuse such strings (422).
         try:
-            if _SURROGATE_ESCAPE.search(raw) and _has_lone_surrogate(data):
-                raise ParseError("JSON parse error: a \\u escape is an unpaired surrogate, not a character.")
             return underscoreize(data, **self.json_underscoreize)
         except RecursionError as exc:
             raise ParseError("JSON parse error: nested too deeply.") from exc

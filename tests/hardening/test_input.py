@@ -107,6 +107,10 @@ BAD_BODIES = [
     ("session-create", {"location": "x" * 256}, ["location"]),
     ("session-create", {"intent": "x" * 10_001, "notes": "x" * 10_001}, ["intent", "notes"]),
     ("session-create", {"intent": "\x00", "location": "a\x00", "notes": "\x00b"}, ["intent", "location", "notes"]),
+    ("session-create", {"intent": "\ud800", "participants": ["a\udfffb"]}, ["intent", "participants"]),
+    ("session-patch", {"location": "\udbff", "notes": "ok \ud800"}, ["location", "notes"]),
+    ("session-stop", {"notes": "\udc00"}, ["notes"]),
+    ("repo-create", {"name": "a\ud800b", "description": "\ud800"}, ["name", "description"]),
     ("session-create", {"commits": ["A" * 64]}, ["commits"]),
     ("session-create", {"commits": ["a" * 63]}, ["commits"]),
     ("session-create", {"commits": ["g" * 64]}, ["commits"]),
@@ -170,7 +174,9 @@ UNPARSEABLE = [
     '{"a": ' * 100_000,
     "[" * 200_000,
     b"\xff\xfe\x00{",
-    '{"intent": "\\ud800"}',
+    '{"intent": "x", "isActive": NaN}',
+    '{"participants": [Infinity]}',
+    '{"intent": "x"} trailing',
 ]
 
 
@@ -379,3 +385,37 @@ def test_wrong_type_in_nested_stream_is_read_no_further(client, auth_headers, ro
     response = client.request(**environ)
     assert response.status_code == 400, response.status_code
     _json(response)
+
+
+# ── database errors in the middle of a request ───────────────────────────────
+def test_database_unreachable_mid_request_is_503_with_retry_after(client, repo, session, monkeypatch):
+    from django.db import OperationalError
+
+    from sessions_app import services
+
+    def unreachable(**kwargs):
+        raise OperationalError("connection to server failed")
+
+    monkeypatch.setattr(services, "get_session", unreachable)
+    response = client.get(f"/api/repos/{repo.pk}/sessions/{session.pk}")
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
+    assert "database" in _json(response)["detail"].lower()
+
+
+def test_a_value_the_database_refuses_is_422_not_500(client, auth_headers, repo, session, monkeypatch):
+    """Last line of defence for input the validators missed (DataError)."""
+    from django.db import DataError
+
+    from sessions_app import services
+
+    def refuse(**kwargs):
+        raise DataError("value too long for type character varying(255)")
+
+    monkeypatch.setattr(services, "update_session", refuse)
+    response = send(client, "PATCH", f"/api/repos/{repo.pk}/sessions/{session.pk}", {"notes": "n"}, auth_headers)
+    assert response.status_code == 422
+    assert "cannot be stored" in _json(response)["detail"]
+    # The request's transaction was rolled back; the session is as it was.
+    session.refresh_from_db()
+    assert session.notes != "n"
