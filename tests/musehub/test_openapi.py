@@ -206,3 +206,13 @@ def test_docs_page_is_html_pointing_at_the_schema(client):
     body = resp.content.decode()
     assert "swagger-ui" in body.lower()
     assert "/api/schema/" in body
+
+
+def test_docs_page_loads_swagger_ui_from_this_server(client):
+    """No CDN: the docs work on a machine without internet access."""
+    body = client.get("/api/docs/").content.decode()
+    scripts = re.findall(r'<script[^>]+src="([^"]+)"', body)
+    assert any("swagger-ui-bundle" in src for src in scripts), scripts
+    assert all(src.startswith("/static/") for src in scripts), scripts
+    for src in scripts:
+        assert client.get(src).status_code == 200, src
