@@ -20,9 +20,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@
 
-## run: install, migrate the database, create a demo user and token, serve on $(HOST):$(PORT)
+## run: install, migrate the database, collect the admin's static files, create a demo user and token, serve on $(HOST):$(PORT)
 run: $(VENV)/.runtime
 	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput -v 0
 	$(PY) manage.py seed_demo
 	$(VENV)/bin/gunicorn musehub.wsgi:application -c gunicorn.conf.py --bind $(HOST):$(PORT)
 

@@ -1,11 +1,14 @@
-"""gunicorn settings for MuseHub Sessions (``gunicorn -c gunicorn.conf.py musehub.wsgi``).
+"""gunicorn settings for MuseHub Sessions (``gunicorn -c gunicorn.conf.py``).
 
-Each value can be overridden with an environment variable of the same name in capitals
-prefixed with GUNICORN_ (e.g. GUNICORN_WORKERS=4), or on the command line.
+Environment variables read here: GUNICORN_BIND (127.0.0.1:8000), GUNICORN_WORKERS (one per
+core), GUNICORN_TIMEOUT (30 s), GUNICORN_MAX_REQUESTS (0: never recycle), GUNICORN_LOGLEVEL
+(info), GUNICORN_CONTROL_SOCKET (unset: no control socket). Anything else can be given on
+the command line or in gunicorn's own GUNICORN_CMD_ARGS. See README "Running in production".
 """
 
 import multiprocessing
 import os
+import sys
 
 wsgi_app = "musehub.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -24,8 +27,44 @@ max_requests_jitter = max_requests // 10
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
-# Django logs each request as JSON itself; gunicorn's own log goes to stderr.
+# Django logs each request as JSON itself; gunicorn's own log goes to stderr, also as one
+# JSON object per line (same formatter), so every line of the service's output parses.
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "musehub.logging.JsonFormatter"}},
+    "handlers": {
+        "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+    },
+    "root": {"level": loglevel.upper(), "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["error_console"], "propagate": False},
+        # Off: Django's access log (musehub.access) already logs each request, with its id.
+        "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+    },
+}
 preload_app = False
+# gunicorn's control socket (gunicornc) defaults to one path per user: two instances on a
+# host would fight over it. Off unless GUNICORN_CONTROL_SOCKET names a path for it.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
+
+
+def on_starting(server):
+    """Load Django's settings in the master before any worker: a deployment they refuse
+    (DJANGO_DEBUG=0 with the development secret key, a malformed variable) stops here
+    with one line and a non-zero exit, instead of workers crashing in a loop."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musehub.settings")
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        settings.INSTALLED_APPS  # noqa: B018 - loads (and so checks) the settings
+    except ImproperlyConfigured as exc:
+        message = " ".join(str(exc).split())
+        sys.stderr.write(f"Error: refusing to start: {message}\n")
+        sys.stderr.flush()
+        os._exit(2)

@@ -33,6 +33,8 @@ class JsonFormatter(logging.Formatter):
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
+            # Which gunicorn worker wrote it: tells workers' lines apart in one stream.
+            "pid": record.process,
         }
         for key, value in vars(record).items():
             if key in _STANDARD_ATTRS or key.lower() in _SECRET_KEYS:

@@ -37,7 +37,8 @@ def env_list(name: str, default: str) -> list[str]:
 DEV_SECRET_KEY = "django-insecure-musehub-development-only-key-do-not-deploy"
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+# Unset or empty means the development key (an empty one is refused below with DEBUG off).
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
 if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
     # Signed data (admin sessions, CSRF) would be forgeable by anyone who read this file.
     raise ImproperlyConfigured(
@@ -152,10 +153,11 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# `make run` collects the admin's assets here; WhiteNoise serves them under gunicorn.
+STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {"BACKEND": "musehub.storage.StaticFilesStorage"},
 }
 # Serve the admin's assets straight from the installed apps too, so a fresh clone works
 # under gunicorn without a collectstatic step; collectstatic still speeds it up.
@@ -182,7 +184,10 @@ REST_FRAMEWORK = {
         "anon": os.environ.get("DJANGO_THROTTLE_ANON", "1200/min"),
         "user": os.environ.get("DJANGO_THROTTLE_USER", "6000/min"),
     },
-    "NUM_PROXIES": int(os.environ["DJANGO_NUM_PROXIES"]) if os.environ.get("DJANGO_NUM_PROXIES") else None,
+    # How many proxies in front append to X-Forwarded-For. 0 (the default) ignores that
+    # header: with None DRF would trust it, and anyone could dodge the anonymous limit by
+    # sending a new made-up address with each request.
+    "NUM_PROXIES": int(os.environ.get("DJANGO_NUM_PROXIES") or "0"),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -207,6 +212,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "musehub.api.schema.camelize_path_parameters",
     ],
 }
 

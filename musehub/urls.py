@@ -2,6 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path, register_converter
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from musehub.api import converters
@@ -16,7 +17,8 @@ api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Anything else under /api/ is a JSON 404, also with DEBUG on (Django's debug 404 is HTML).
-    re_path(r"", not_found),
+    # csrf_exempt: an unknown path answers 404 to every method, never Django's HTML CSRF page.
+    re_path(r"", csrf_exempt(not_found)),
 ]
 
 urlpatterns = [

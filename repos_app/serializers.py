@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from musehub.api.fields import StrictCharField, TimestampField
@@ -13,11 +14,20 @@ from repos_app.models import Collaborator, Permission, Repo, Visibility
 from repos_app.services import REPO_ROW_FIELDS
 
 
+class ChoiceField(serializers.ChoiceField):
+    """One of a few strings. The error names the choices and never echoes the input: DRF's
+    own message quotes it, and a quoted lone surrogate cannot even be encoded (a 500)."""
+
+    def __init__(self, choices, **kwargs):
+        super().__init__(choices, **kwargs)
+        self.error_messages["invalid_choice"] = f"Must be one of: {', '.join(self.choice_strings_to_values)}."
+
+
 class RepoCreateSerializer(serializers.Serializer):
     """Body of ``POST /repos``."""
 
     name = StrictCharField(max_length=100)
-    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
+    visibility = ChoiceField(choices=Visibility.choices, default=Visibility.PRIVATE)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000, default="")
 
 
@@ -25,7 +35,7 @@ class RepoUpdateSerializer(serializers.Serializer):
     """Body of ``PATCH /repos/{repoId}``."""
 
     name = StrictCharField(required=False, max_length=100)
-    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    visibility = ChoiceField(choices=Visibility.choices, required=False)
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
 
 
@@ -66,6 +76,9 @@ class RepoSerializer(serializers.Serializer):
         return repo_data(instance)
 
 
+# The page is an object holding the list; the schema generator would wrap a list action's
+# response in an array.
+@extend_schema_serializer(many=False)
 class RepoListSerializer(serializers.Serializer):
     """``GET /repos``: one page, the total and the next cursor."""
 
@@ -84,6 +97,7 @@ class CollaboratorSerializer(serializers.Serializer):
         return {"username": instance.user.get_username(), "permission": instance.permission}
 
 
+@extend_schema_serializer(many=False)
 class CollaboratorListSerializer(serializers.Serializer):
     collaborators = CollaboratorSerializer(many=True, read_only=True)
 
@@ -91,4 +105,4 @@ class CollaboratorListSerializer(serializers.Serializer):
 class CollaboratorSetSerializer(serializers.Serializer):
     """Body of ``PUT /repos/{repoId}/collaborators/{username}``."""
 
-    permission = serializers.ChoiceField(choices=Permission.choices)
+    permission = ChoiceField(choices=Permission.choices)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
+from dataclasses import replace
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,7 +32,16 @@ REPO_ROW_FIELDS = (
 
 
 def _slug_for(name: str) -> str:
-    slug = slugify(name)[:100].strip("-")
+    """The URL-friendly form of a repo name: "Café Über" -> "cafe-uber".
+
+    ASCII when dropping accents is all it takes; a name with letters that have no ASCII
+    form keeps them ("夜のドライブ 2" -> "夜のドライブ-2") instead of losing them.
+    """
+    ascii_is_enough = all(
+        char.isascii() or unicodedata.combining(char) or not char.isalnum()
+        for char in unicodedata.normalize("NFKD", name)
+    )
+    slug = slugify(name, allow_unicode=not ascii_is_enough)[:100].strip("-")
     if not slug:
         raise ValidationError({"name": ["The name must contain at least one letter or digit."]})
     return slug
@@ -103,11 +115,22 @@ def repo_update(
 @transaction.atomic(savepoint=False)
 def repo_delete(*, repo: Repo) -> None:
     """Delete a repo with its sessions and collaborators (single DELETE statements)."""
+    # Lock the repo row first, as a session create does (sessions_app.services): a create in
+    # flight commits before its sessions are collected, and one arriving later finds no repo.
+    # Unlocked, a session committed between the two DELETEs broke the foreign key (a 500).
+    Repo.objects.select_for_update().filter(pk=repo.pk).exists()
     repo.delete()
 
 
 def _user_by_username(username: str):
-    user = get_user_model().objects.filter(username=username).first()
+    user_model = get_user_model()
+    max_length = user_model._meta.get_field(user_model.USERNAME_FIELD).max_length
+    # A name no user can have (PostgreSQL cannot even compare a string holding U+0000)
+    # is simply an unknown user.
+    if "\x00" in username or len(username) > max_length:
+        user = None
+    else:
+        user = user_model.objects.filter(username=username).first()
     if user is None:
         raise NotFoundError(f"No user named '{username}'.")
     return user
@@ -141,14 +164,20 @@ def collaborator_remove(*, repo: Repo, username: str) -> None:
 
 def list_repos(*, user, owner: str | None = None, limit: int = 50, cursor: str | None = None) -> KeysetPage:
     """The repos ``user`` may read, newest first, one keyset page at a time."""
-    queryset = Repo.objects.for_user(user)
+    queryset = Repo.objects.all()
     if owner:
         if "\x00" in owner or len(owner) > 150:
             raise ValidationError({"owner": ["Must be a username."]})
         queryset = queryset.filter(owner__username=owner)
-    return keyset_page(
-        queryset.values(*REPO_ROW_FIELDS),
+    # total=0 stands in until we know whether a count is needed: keyset_page would count
+    # through the page's query (an OR over every repo, plus the owner join).
+    page = keyset_page(
+        queryset.for_user(user).values(*REPO_ROW_FIELDS),
         keys=("created_at", "repo_id"),
         limit=limit,
         cursor=cursor,
+        total=0,
     )
+    holds_everything = not cursor and page.next_cursor is None
+    total = len(page.rows) if holds_everything else queryset.count_for_user(user)
+    return replace(page, total=total)

@@ -60,6 +60,10 @@ class RepoViewSet(RepoAccessMixin, viewsets.GenericViewSet):
             return [CanReadRepo()]
         return [IsRepoOwner()]
 
+    def get_object(self) -> Repo:
+        """DRF's lookup hook (OPTIONS calls it): the repo, through the permission layer."""
+        return self.get_repo()
+
     def list(self, request):
         page = services.list_repos(
             user=request.user,
@@ -114,6 +118,10 @@ class CollaboratorViewSet(RepoAccessMixin, viewsets.GenericViewSet):
         if self.action == "list":
             return [IsRepoMember()]
         return [IsRepoOwner()]
+
+    def get_object(self) -> Repo:
+        """DRF's lookup hook (OPTIONS calls it for PUT): the repo, through the permission layer."""
+        return self.get_repo()
 
     def list(self, request, repo_id: str):
         repo = self.get_repo()

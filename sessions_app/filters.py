@@ -5,6 +5,7 @@ from __future__ import annotations
 import django_filters
 from django import forms
 
+from musehub.api.timestamps import to_utc
 from sessions_app.models import Session
 
 
@@ -29,6 +30,27 @@ class StrictBooleanFilter(django_filters.Filter):
     field_class = StrictBooleanField
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 instant, naive meaning UTC, converted to UTC here.
+
+    Converting up front turns an instant that has no UTC equivalent (year 1 at +14:00) into
+    a 422; left to the database adapter it would overflow there, a 500.
+    """
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return to_utc(parsed)
+        except OverflowError:
+            raise forms.ValidationError("Timestamp out of range.", code="overflow") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class SessionFilter(django_filters.FilterSet):
     """The four filters of SPEC; parameter names are camelCase as on the wire."""
 
@@ -40,10 +62,10 @@ class SessionFilter(django_filters.FilterSet):
         strip=False,
         help_text="Sessions with exactly this participant (case-sensitive).",
     )
-    startedAfter = django_filters.IsoDateTimeFilter(  # noqa: N815 - the query parameter's name
+    startedAfter = UtcIsoDateTimeFilter(  # noqa: N815 - the query parameter's name
         field_name="started_at", lookup_expr="gt", help_text="Started strictly after this instant."
     )
-    startedBefore = django_filters.IsoDateTimeFilter(  # noqa: N815
+    startedBefore = UtcIsoDateTimeFilter(  # noqa: N815
         field_name="started_at", lookup_expr="lt", help_text="Started strictly before this instant."
     )
 

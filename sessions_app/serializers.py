@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from musehub.api.fields import CommitIdField, StrictCharField, TimestampField
@@ -14,6 +15,21 @@ from sessions_app.services import MAX_COMMITS
 
 MAX_PARTICIPANTS = 100
 MAX_TEXT = 10_000
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """JSON ``true`` or ``false`` only: ``"yes"``, ``1`` or ``"true"`` is a type error (422).
+
+    DRF's BooleanField coerces strings and numbers; a client sending them has a bug the
+    API should name rather than guess at.
+    """
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
 
 
 def participants_field(**kwargs) -> serializers.ListField:
@@ -38,7 +54,7 @@ class SessionCreateSerializer(serializers.Serializer):
     location = StrictCharField(required=False, allow_blank=True, max_length=255, default="")
     notes = StrictCharField(required=False, allow_blank=True, max_length=MAX_TEXT, default="")
     commits = commits_field(required=False, default=list)
-    is_active = serializers.BooleanField(
+    is_active = StrictBooleanField(
         required=False, default=True, help_text="false without endedAt ends the session at server time."
     )
 
@@ -132,6 +148,9 @@ class SessionSerializer(serializers.Serializer):
         return session_data(session_row(instance) if isinstance(instance, Session) else instance)
 
 
+# The page is an object holding the list; the schema generator would wrap a list action's
+# response in an array.
+@extend_schema_serializer(many=False)
 class SessionListSerializer(serializers.Serializer):
     """``GET /repos/{repoId}/sessions``: one page, the filtered total and the next cursor."""
 

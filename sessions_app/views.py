@@ -14,7 +14,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
-from musehub.api.schema import ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoAccessMixin
 from sessions_app import services
 from sessions_app.filters import SessionFilter
@@ -50,7 +50,7 @@ from sessions_app.serializers import (
         request=SessionUpdateSerializer,
         responses={200: SessionSerializer, **ERRORS_WRITE},
     ),
-    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_WRITE}),
+    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_DELETE}),
 )
 class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
     """Recording sessions of one repo."""
@@ -95,6 +95,8 @@ class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
         # Only what the client sent takes part in a retry's comparison.
         given = {name: value for name, value in serializer.validated_data.items() if name in request.data}
         session, created = services.upsert_session(repo_id=repo.pk, author=request.user, **given)
+        if session is None:  # the repo was deleted since get_repo() read it
+            raise NotFound("Repo not found.")
         return Response(
             SessionSerializer(session).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

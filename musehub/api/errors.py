@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, InterfaceError, OperationalError
+from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import JsonResponse
 from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
 from rest_framework import exceptions, status
@@ -78,6 +78,16 @@ def exception_handler(exc, context):
         # the checks could not see. The request's transaction is rolled back.
         logger.warning("integrity error turned into 409", extra={"error": str(exc)})
         return drf_exception_handler(Conflict(), context)
+    if isinstance(exc, DataError):
+        # Last line of defence: input the validators let through but the database refuses
+        # (a NUL in a text column, a number out of range). A client error, never a 500.
+        logger.warning("database refused a value: 422", extra={"error": str(exc)[:300]})
+        response = drf_exception_handler(
+            exceptions.ValidationError("A value in the request cannot be stored."), context
+        )
+        response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+        response.data = {"detail": "Invalid input. A value in the request cannot be stored.", "errors": {}}
+        return response
     if isinstance(exc, (OperationalError, InterfaceError)):
         # Let the middleware answer: it also sees errors raised outside DRF (BEGIN).
         return None

@@ -6,6 +6,9 @@ from rest_framework import serializers
 
 from musehub.api.timestamps import format_timestamp, to_utc
 
+#: The longest ISO 8601 timestamp worth parsing ("2025-06-01T12:00:00.123456+05:30" is 32).
+MAX_TIMESTAMP_LENGTH = 64
+
 
 class StrictCharField(serializers.CharField):
     """A string, and only a string: ``123`` or ``true`` is a type error (422), not coerced.
@@ -14,7 +17,10 @@ class StrictCharField(serializers.CharField):
     musician typed is what is stored.
     """
 
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "surrogate": "Must be valid Unicode text: a \\u escape here is an unpaired surrogate.",
+    }
 
     def __init__(self, **kwargs):
         kwargs.setdefault("trim_whitespace", False)
@@ -23,6 +29,11 @@ class StrictCharField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        # JSON's "\ud800" parses to a string that no UTF-8 database column can hold.
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:
+            self.fail("surrogate")
         return super().to_internal_value(data)
 
 
@@ -35,7 +46,8 @@ class TimestampField(serializers.DateTimeField):
     }
 
     def to_internal_value(self, value):
-        if not isinstance(value, str):
+        # Python's ISO parser skips some junk (a NUL before the zone); we refuse it outright.
+        if not isinstance(value, str) or "\x00" in value or len(value) > MAX_TIMESTAMP_LENGTH:
             self.fail("invalid")
         parsed = super().to_internal_value(value)
         try:
@@ -53,6 +65,8 @@ class CommitIdField(serializers.RegexField):
     default_error_messages = {"invalid": "Must be a commit id: 64 lowercase hex characters."}
 
     def __init__(self, **kwargs):
+        # No trimming: " <id>\n" is not a commit id, and what is stored is what was sent.
+        kwargs.setdefault("trim_whitespace", False)
         super().__init__(r"^[0-9a-f]{64}\Z", **kwargs)
 
     def to_internal_value(self, data):

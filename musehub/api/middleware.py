@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import time
 import uuid
 
 from django.conf import settings
+from django.core.handlers.wsgi import LimitedStream
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
@@ -61,20 +63,54 @@ class ApiErrorMiddleware:
 
     def __call__(self, request):
         if is_api_path(request.path):
-            refused = self._check_body_size(request)
+            if "\x00" in request.path:
+                # No id or username holds a NUL; PostgreSQL could not even compare one.
+                return JsonResponse({"detail": "Not found."}, status=404)
+            refused = self._check_query(request) or self._check_body_size(request)
             if refused is not None:
                 return refused
         return self.get_response(request)
 
     @staticmethod
+    def _check_query(request):
+        """422 naming every query parameter that holds a NUL byte (no filter can use one)."""
+        bad = sorted({name for name, values in request.GET.lists() for v in values if "\x00" in v})
+        bad_names = [name for name in request.GET if "\x00" in name]
+        if not bad and not bad_names:
+            return None
+        message = "Must not contain a NUL byte."
+        errors = {name.replace("\x00", "\\x00"): [message] for name in [*bad, *bad_names]}
+        detail = "Invalid input. " + "; ".join(f"{name}: {message}" for name in errors)
+        return JsonResponse({"detail": detail, "errors": errors}, status=422)
+
+    @staticmethod
     def _check_body_size(request):
-        raw = request.META.get("CONTENT_LENGTH") or "0"
+        """413 for a body over the limit, 400 for a nonsensical Content-Length.
+
+        A chunked body (no Content-Length) is read here, at most limit + 1 bytes: over the
+        limit it is a 413 like any other; within it, it is handed on as a body of known
+        length (Django itself would silently read a chunked body as empty).
+        """
+        limit = settings.MAX_REQUEST_BODY_BYTES
+        too_large = JsonResponse({"detail": "Request body too large: the limit is 1 MiB."}, status=413)
+        raw = request.META.get("CONTENT_LENGTH") or ""
+        if raw == "":
+            if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+                return None
+            body = request.environ["wsgi.input"].read(limit + 1)
+            if len(body) > limit:
+                return too_large
+            request._stream = LimitedStream(io.BytesIO(body), len(body))
+            request.META["CONTENT_LENGTH"] = str(len(body))
+            return None
         try:
             length = int(raw)
         except ValueError:
+            length = -1
+        if length < 0:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
-        if length > settings.MAX_REQUEST_BODY_BYTES:
-            return JsonResponse({"detail": "Request body too large: the limit is 1 MiB."}, status=413)
+        if length > limit:
+            return too_large
         return None
 
     def process_exception(self, request, exception):

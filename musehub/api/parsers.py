@@ -12,6 +12,11 @@ from rest_framework.exceptions import ParseError
 from musehub.api.exceptions import RequestTooLarge
 
 
+def _reject_constant(name: str):
+    # Python's json module accepts NaN, Infinity and -Infinity; JSON (RFC 8259) does not.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 class JSONParser(CamelCaseJSONParser):
     """camelCase JSON in, snake_case Python out; a body over the limit is a 413."""
 
@@ -26,11 +31,16 @@ class JSONParser(CamelCaseJSONParser):
             # An empty body on a POST means "no fields", as a CLI sends for a plain stop.
             return {}
         try:
-            return underscoreize(json.loads(raw.decode("utf-8")), **self.json_underscoreize)
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
         except UnicodeDecodeError as exc:
             raise ParseError("JSON parse error: the body is not valid UTF-8.") from exc
         except ValueError as exc:
             raise ParseError(f"JSON parse error: {exc}") from exc
         except RecursionError as exc:
             # "[[[[..." a hundred thousand deep would otherwise be a 500.
+            raise ParseError("JSON parse error: nested too deeply.") from exc
+        # A "\ud800" escape is valid JSON grammar; the fields refuse such strings (422).
+        try:
+            return underscoreize(data, **self.json_underscoreize)
+        except RecursionError as exc:
             raise ParseError("JSON parse error: nested too deeply.") from exc

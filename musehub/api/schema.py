@@ -1,12 +1,18 @@
-"""OpenAPI pieces shared by the views: the error body, error responses, the auth scheme."""
+"""OpenAPI pieces shared by the views: the error body, error responses, the auth scheme,
+and a hook that names path parameters in camelCase as SPEC does (``{repoId}``)."""
 
 from __future__ import annotations
+
+import re
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
+from rest_framework.permissions import BasePermission
+
+from musehub.api.errors import camel
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -45,9 +51,26 @@ ERRORS_WRITE = {
 }
 
 
+#: A DELETE has no body: only the errors it can meet.
+ERRORS_DELETE = {code: response for code, response in ERRORS_WRITE.items() if code not in (400, 409, 413, 415, 422)}
+
+
 LIST_PARAMETERS = [
-    OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 200 (default 50)."),
-    OpenApiParameter("cursor", OpenApiTypes.STR, description="nextCursor of the previous page (opaque)."),
+    OpenApiParameter(
+        "limit",
+        {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+        description="Page size, 1 to 200 (default 50); outside that range: 422.",
+    ),
+    OpenApiParameter(
+        "cursor", OpenApiTypes.STR, description="nextCursor of the previous page (opaque); an undecodable one: 422."
+    ),
+    OpenApiParameter(
+        "Link",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=[200],
+        description='`<URL of the next page>; rel="next"`, present when nextCursor is not null.',
+    ),
 ]
 
 
@@ -58,4 +81,38 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema):
-        return build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")
+        definition = build_bearer_security_scheme_object(header_name="Authorization", token_prefix="Bearer")
+        definition["description"] = "An API token: `Authorization: Bearer <token>` (`Token <token>` works too)."
+        return definition
+
+    def get_security_requirement(self, auto_schema):
+        # A route whose permissions let an anonymous caller past the view (reads of public
+        # repos) has optional auth: ``{}`` in OpenAPI terms. drf-spectacular only knows that
+        # of AllowAny and IsAuthenticatedOrReadOnly, not of our repo predicates.
+        if _anonymous_allowed(auto_schema.view):
+            return [{self.name: []}, {}]
+        return {self.name: []}
+
+
+def _anonymous_allowed(view) -> bool:
+    """No permission of ``view`` refuses a caller before it looks at the repo (``has_permission``)."""
+    return all(type(perm).has_permission is BasePermission.has_permission for perm in view.get_permissions())
+
+
+_PATH_PARAMETER = re.compile(r"{(\w+)}")
+
+
+def camelize_path_parameters(result, generator, request, public):
+    """drf-spectacular postprocessing hook: ``{repo_id}`` -> ``{repoId}`` in paths and parameters.
+
+    The URL patterns' kwargs are snake_case (they are Python names); the API shows camelCase.
+    """
+    paths = {}
+    for path, operations in result.get("paths", {}).items():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "path":
+                    parameter["name"] = camel(parameter["name"])
+        paths[_PATH_PARAMETER.sub(lambda match: "{" + camel(match[1]) + "}", path)] = operations
+    result["paths"] = paths
+    return result

@@ -3,11 +3,11 @@
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 from knox.models import AuthToken
 
+from repos_app.management.commands._base import MuseHubCommand
 from repos_app.models import Repo, Visibility
 from repos_app.services import repo_create
 from sessions_app.services import stop_session, upsert_session
@@ -19,12 +19,13 @@ DEMO_REPOS = [
 ]
 
 
-class Command(BaseCommand):
+class Command(MuseHubCommand):
     help = (
         "Create the demo user 'demo' with a public and a private repo holding a few sessions "
         "(once; running it again only issues a new token), then print a new API token as "
-        "the last word of the last line."
+        "the last word of the last line. `make run` runs it before serving."
     )
+    examples = ("",)
 
     @transaction.atomic
     def handle(self, *args, **options):

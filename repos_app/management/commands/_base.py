@@ -1,0 +1,50 @@
+"""What every MuseHub command shares: errors are one line and a non-zero exit, never a
+traceback; ``--help`` ends with examples. (Not a command itself: the name starts with ``_``.)"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
+from django.db import DatabaseError
+
+
+class _HelpFormatter(DjangoHelpFormatter):
+    """Wraps the description as usual but keeps the examples one per line."""
+
+    def _fill_text(self, text, width, indent):
+        if text.startswith("Examples:"):
+            return "\n".join(indent + line for line in text.splitlines())
+        return super()._fill_text(text, width, indent)
+
+
+class MuseHubCommand(BaseCommand):
+    #: Lines shown under "Examples:" at the end of ``--help``.
+    examples: tuple[str, ...] = ()
+
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        if self.examples:
+            lines = [f"  python manage.py {subcommand} {example}".rstrip() for example in self.examples]
+            parser.epilog = "\n".join(["Examples:", *lines])
+            parser.formatter_class = _HelpFormatter
+        # argparse prints the whole usage before a bad-argument error; one line is enough
+        # (`--help` still shows it).
+        parser.print_usage = lambda file=None: None
+        return parser
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except DatabaseError as exc:
+            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CommandError(f"Database error: {first_line}") from None
+
+
+def check_text(value: str, *, what: str, max_length: int, allow_blank: bool = False) -> str:
+    """Refuse text the database would choke on, with a one-line error."""
+    if not value and not allow_blank:
+        raise CommandError(f"{what} must not be empty.")
+    if len(value) > max_length:
+        raise CommandError(f"{what} is at most {max_length} characters (got {len(value)}).")
+    if "\x00" in value:
+        raise CommandError(f"{what} must not contain NUL characters.")
+    return value
