@@ -468,6 +468,8 @@ def main() -> int:
         warm["stop"] = Scenario("stop", "", "POST", f"@{WORK / 'stop-warmup.txt'}", scenarios[-1].token, "{}")
         for s in scenarios:
             run_wrk(server, warm[s.name], WARMUP)
+        # Memory is measured from here: every route has run, and so have pages of each size.
+        run_wrk(server, mixed_reads, WARMUP)
         workers = server.workers()
         before = {pid: rss_kib(pid) for pid in workers}
 
