@@ -30,7 +30,7 @@ from django.db import connection
 
 from repos_app.models import Repo
 from sessions_app.models import Session
-from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token
+from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -129,14 +129,15 @@ def _call(base: str, method: str, path: str, token: str, body: dict | None = Non
         return error.code, json.loads(error.read() or b"{}")
 
 
-def _race(instances, calls: list[tuple[str, str, dict | None]], token: str) -> list[tuple[int, dict]]:
-    """Fire ``calls`` (method, path, body) at once, alternating between the instances."""
+def _race(instances, calls: list[tuple[str, str, dict | None]], tokens: list[str]) -> list[tuple[int, dict]]:
+    """Fire ``calls`` (method, path, body) at once, alternating between the instances;
+    call ``i`` is signed in with ``tokens[i % len(tokens)]``."""
     start = threading.Barrier(len(calls))
 
     def run(i: int) -> tuple[int, dict]:
         method, path, body = calls[i]
         start.wait()
-        return _call(instances[i % 2].base, method, path, token, body)
+        return _call(instances[i % 2].base, method, path, tokens[i % len(tokens)], body)
 
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, range(len(calls))))
@@ -148,12 +149,29 @@ def owner_and_repo():
     return make_token(owner), make_repo(owner=owner, visibility="private")
 
 
-def test_racing_stops_across_instances_agree_on_one_end(instances, owner_and_repo) -> None:
+@pytest.fixture
+def writers(owner_and_repo) -> list[str]:
+    """Tokens of RACERS write collaborators of the repo.
+
+    One signed-in user's requests queue behind each other on that user's throttle counter
+    (a database cache row, locked until the request commits): racers with a user each
+    reach the session row at the same time, which is the race under test.
+    """
+    _, repo = owner_and_repo
+    tokens = []
+    for n in range(RACERS):
+        user = UserFactory(username=f"writer{n}")
+        share(repo, user, "write")
+        tokens.append(make_token(user))
+    return tokens
+
+
+def test_racing_stops_across_instances_agree_on_one_end(instances, owner_and_repo, writers) -> None:
     token, repo = owner_and_repo
     session = make_session(repo)
     path = f"/api/repos/{repo.pk}/sessions/{session.pk}/stop"
 
-    results = _race(instances, [("POST", path, {"notes": f"stop {i}"}) for i in range(RACERS)], token)
+    results = _race(instances, [("POST", path, {"notes": f"stop {i}"}) for i in range(RACERS)], writers)
 
     assert {status for status, _ in results} == {200}
     ended = {body["endedAt"] for _, body in results}
@@ -168,14 +186,14 @@ def test_racing_stops_across_instances_agree_on_one_end(instances, owner_and_rep
     assert stored["notes"] == notes.pop()
 
 
-def test_racing_commit_appends_across_instances_keep_every_commit(instances, owner_and_repo) -> None:
-    token, repo = owner_and_repo
+def test_racing_commit_appends_across_instances_keep_every_commit(instances, owner_and_repo, writers) -> None:
+    _, repo = owner_and_repo
     session = make_session(repo, commits=["0" * 64])
     path = f"/api/repos/{repo.pk}/sessions/{session.pk}/commits"
     mine = [f"{i:064x}" for i in range(1, RACERS + 1)]
 
     # Each racer appends its own commit and one every racer shares.
-    results = _race(instances, [("POST", path, {"commits": [commit, "f" * 64]}) for commit in mine], token)
+    results = _race(instances, [("POST", path, {"commits": [commit, "f" * 64]}) for commit in mine], writers)
 
     assert {status for status, _ in results} == {200}
     session.refresh_from_db()
@@ -191,7 +209,8 @@ def test_racing_creates_across_instances_make_one_session_per_start(instances, o
     fresh = {"intent": "server picks the start"}
     calls = [("POST", path, retry if i % 2 else fresh) for i in range(RACERS)]
 
-    results = _race(instances, calls, token)
+    # One author: a retry is the same author's create (the session id is derived from it).
+    results = _race(instances, calls, [token])
 
     retries = [results[i] for i in range(RACERS) if i % 2]
     fresh_ones = [results[i] for i in range(RACERS) if not i % 2]
