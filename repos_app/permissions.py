@@ -71,14 +71,14 @@ class RepoAccessMixin:
         if repo is not None:
             return repo
         request = self.request
-        repo = (
-            Repo.objects.with_role(request.user)
-            .select_related("owner")
-            .filter(pk=self.kwargs[self.repo_url_kwarg])
-            .first()
-        )
+        repo = self.load_repo(self.kwargs[self.repo_url_kwarg])
         if repo is None or (not can_read(repo) and request.user.is_authenticated):
             raise NotFound()
         self.check_object_permissions(request, repo)
         self._repo = repo
         return repo
+
+    def load_repo(self, repo_id: str) -> Repo | None:
+        """The repo annotated with ``caller_role``, or None. A view that needs less of it
+        (the session routes: ``RepoAccess``) overrides this with a cheaper read."""
+        return Repo.objects.with_role(self.request.user).select_related("owner").filter(pk=repo_id).first()

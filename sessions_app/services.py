@@ -23,6 +23,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
+from musehub.api.compiled import CompiledQuery
 from musehub.api.pagination import KeysetPage, keyset_page
 from musehub.api.timestamps import format_timestamp, to_utc
 from musehub.errors import ConflictError, NotFoundError
@@ -200,6 +201,18 @@ def create_session(
 def get_session(*, repo_id: str, session_id: str) -> Session | None:
     """The session ``session_id`` of repo ``repo_id``, or None (also when it is another repo's)."""
     return Session.objects.select_related("author").filter(repo_id=repo_id, pk=session_id).first()
+
+
+# GET .../sessions/{id} runs this on every request: compiled once (musehub.api.compiled).
+_SESSION_ROW = CompiledQuery(
+    lambda repo_id, session_id: Session.objects.filter(repo_id=repo_id, pk=session_id).order_by().values(*ROW_FIELDS)
+)
+
+
+def get_session_row(*, repo_id: str, session_id: str) -> dict[str, Any] | None:
+    """``get_session`` as an API row (``ROW_FIELDS``, for ``session_data``), or None."""
+    rows = _SESSION_ROW.fetch(repo_id=repo_id, session_id=session_id)
+    return rows[0] if rows else None
 
 
 @transaction.atomic(savepoint=False)

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
 from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from repos_app.models import repo_access
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoAccessMixin
 from sessions_app import services
 from sessions_app.filters import SessionFilter
@@ -69,6 +70,10 @@ class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
     def get_queryset(self):  # for the schema generator; requests go through the services
         return services.Session.objects.none()
 
+    def load_repo(self, repo_id: str):
+        # Id, visibility, kept count and role are all these routes need: no model instance.
+        return repo_access(repo_id, self.request.user)
+
     def _session_or_404(self):
         repo = self.get_repo()
         session = services.get_session(repo_id=repo.pk, session_id=self.kwargs["session_id"])
@@ -103,7 +108,10 @@ class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
         )
 
     def retrieve(self, request, repo_id: str, session_id: str):
-        return Response(SessionSerializer(self._session_or_404()).data)
+        row = services.get_session_row(repo_id=self.get_repo().pk, session_id=session_id)
+        if row is None:
+            raise NotFound("Session not found.")
+        return Response(session_data(row))
 
     def partial_update(self, request, repo_id: str, session_id: str):
         session = self._session_or_404()
