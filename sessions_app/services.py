@@ -228,19 +228,44 @@ def stop_session(
     ``ended_at`` defaults to now, or to ``started_at`` if that is later. A session that
     already ended keeps its first ``ended_at`` (and notes): stopping it changes nothing.
     """
+    stopped = _stop(repo_id=repo_id, session_id=session_id, ended_at=ended_at, notes=notes)
+    session = get_session(repo_id=repo_id, session_id=session_id)
+    _refuse_if_still_active(stopped=stopped, active=session is not None and session.is_active)
+    return session
+
+
+@transaction.atomic(savepoint=False)
+def stop_session_row(
+    *,
+    repo_id: str,
+    session_id: str,
+    ended_at: datetime | None = None,
+    notes: str | None = None,
+) -> dict[str, Any] | None:
+    """``stop_session`` for ``POST .../stop``: the same rule, the session read back as an
+    API row (``get_session_row``) instead of a model instance."""
+    stopped = _stop(repo_id=repo_id, session_id=session_id, ended_at=ended_at, notes=notes)
+    row = get_session_row(repo_id=repo_id, session_id=session_id)
+    _refuse_if_still_active(stopped=stopped, active=row is not None and row["is_active"])
+    return row
+
+
+def _stop(*, repo_id: str, session_id: str, ended_at: datetime | None, notes: str | None) -> bool:
+    """The stop itself, one conditional UPDATE: True when this call ended the session."""
     active = Session.objects.filter(repo_id=repo_id, pk=session_id, ended_at__isnull=True)
     changes: dict[str, Any] = {"is_active": False}
     if notes is not None:
         changes["notes"] = notes
     if ended_at is None:
-        stopped = active.update(ended_at=Greatest(Value(timezone.now()), F("started_at")), **changes)
-    else:
-        ended_at = to_utc(ended_at)
-        stopped = active.filter(started_at__lte=ended_at).update(ended_at=ended_at, **changes)
-    session = get_session(repo_id=repo_id, session_id=session_id)
-    if not stopped and session is not None and session.is_active:
+        return bool(active.update(ended_at=Greatest(Value(timezone.now()), F("started_at")), **changes))
+    ended_at = to_utc(ended_at)
+    return bool(active.filter(started_at__lte=ended_at).update(ended_at=ended_at, **changes))
+
+
+def _refuse_if_still_active(*, stopped: bool, active: bool) -> None:
+    # Not stopped yet still active: the given endedAt is before the session's start.
+    if not stopped and active:
         raise ValidationError({"ended_at": ["Must not be before the session's startedAt."]})
-    return session
 
 
 @transaction.atomic(savepoint=False)

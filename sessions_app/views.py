@@ -27,6 +27,7 @@ from sessions_app.serializers import (
     SessionStopSerializer,
     SessionUpdateSerializer,
     session_data,
+    session_row,
 )
 
 
@@ -103,7 +104,7 @@ class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
         if session is None:  # the repo was deleted since get_repo() read it
             raise NotFound("Repo not found.")
         return Response(
-            SessionSerializer(session).data,
+            session_data(session_row(session)),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -136,10 +137,10 @@ class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
         repo = self.get_repo()
         serializer = SessionStopSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        session = services.stop_session(repo_id=repo.pk, session_id=session_id, **serializer.validated_data)
-        if session is None:
+        row = services.stop_session_row(repo_id=repo.pk, session_id=session_id, **serializer.validated_data)
+        if row is None:
             raise NotFound("Session not found.")
-        return Response(SessionSerializer(session).data)
+        return Response(session_data(row))
 
     @extend_schema(
         summary="Append commits to a session",
