@@ -23,7 +23,7 @@ from django.db.models import F, Value
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from musehub.api.compiled import CompiledQuery
+from musehub.api.compiled import CompiledQuery, columns, instance_from_row
 from musehub.api.pagination import KeysetPage, keyset_page
 from musehub.api.timestamps import format_timestamp, to_utc
 from musehub.errors import ConflictError, NotFoundError
@@ -109,8 +109,7 @@ def upsert_session(
         return None, False
 
     session_id = session_id_for(repo_id=repo_id, author=author, started_at=start)
-    # With the author joined: a retry answers with this row (create's query budget).
-    existing = Session.objects.select_related("author").filter(pk=session_id).first()
+    existing = _session_by_id(session_id, author=author)
     if existing is not None and not explicit_start:
         # Same author, same microsecond: step forward until the instant is free.
         while existing is not None:
@@ -118,7 +117,7 @@ def upsert_session(
             if end is not None and end < start:
                 end = start
             session_id = session_id_for(repo_id=repo_id, author=author, started_at=start)
-            existing = Session.objects.filter(pk=session_id).first()
+            existing = _session_by_id(session_id, author=author)
     if existing is not None:
         Repo.objects.filter(pk=repo_id).update(session_count=F("session_count") - 1)
         _check_retry_matches(
@@ -151,6 +150,22 @@ def upsert_session(
     )
     session.save(force_insert=True)
     return session, True
+
+
+# Every create looks its id up first: compiled once (musehub.api.compiled).
+_SESSION_BY_ID = CompiledQuery(lambda session_id: Session.objects.filter(pk=session_id).values(*columns(Session)))
+
+
+def _session_by_id(session_id: str, *, author) -> Session | None:
+    """The session ``session_id``, or None. Its author is ``author`` when the ids match (a
+    retry answers with it, within create's query budget); otherwise it loads on access."""
+    rows = _SESSION_BY_ID.fetch(session_id=session_id)
+    if not rows:
+        return None
+    session = instance_from_row(Session, rows[0])
+    if author is not None and session.author_id == author.pk:
+        session.author = author
+    return session
 
 
 def _check_retry_matches(existing: Session, given: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 
 
 class CompiledQuery:
@@ -61,3 +61,15 @@ class CompiledQuery:
                     values[position] = convert(values[position], expression, connection)
             result.append(dict(zip(names, values, strict=True)))
         return result
+
+
+def columns(model: type[Model]) -> list[str]:
+    """The attribute names of ``model``'s columns, e.g. to read a whole row with ``.values()``."""
+    return [field.attname for field in model._meta.concrete_fields]
+
+
+def instance_from_row(model: type[Model], row: dict[str, Any], *, prefix: str = "") -> Model:
+    """The ``model`` instance a ``.values(*columns(model))`` row holds (under ``prefix``),
+    made as the ORM makes those it loads (``from_db``: saved, signals as usual)."""
+    names = columns(model)
+    return model.from_db(DEFAULT_DB_ALIAS, names, [row[prefix + name] for name in names])
