@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -24,7 +25,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from musehub.api.compiled import CompiledQuery, columns, instance_from_row
-from musehub.api.pagination import KeysetPage, keyset_page
+from musehub.api.pagination import KeysetPage, keyset_page, keyset_rows
 from musehub.api.timestamps import format_timestamp, to_utc
 from musehub.errors import ConflictError, NotFoundError
 from musehub.genesis import compute_identity_id, compute_session_id
@@ -369,8 +370,37 @@ def list_sessions(
         limit=limit,
         cursor=cursor,
         total=None if filtered else repo.session_count,
+        # Unfiltered (the common case) the page comes from a query compiled once.
+        fetch=None if filtered else partial(_unfiltered_page, repo_id=repo.pk, limit=limit),
     )
     return page.rows, page.total, page.next_cursor
+
+
+# The page shapes of an unfiltered list (first page, page after a cursor), each compiled
+# once per page size (musehub.api.compiled).
+_FIRST_PAGE = CompiledQuery(
+    lambda repo_id, limit: keyset_rows(
+        Session.objects.filter(repo_id=repo_id).values(*ROW_FIELDS), keys=_NEWEST_FIRST, limit=limit
+    ),
+    shape=("limit",),
+)
+_PAGE_AFTER = CompiledQuery(
+    lambda repo_id, after_time, after_id, limit: keyset_rows(
+        Session.objects.filter(repo_id=repo_id).values(*ROW_FIELDS),
+        keys=_NEWEST_FIRST,
+        limit=limit,
+        after=(after_time, after_id),
+    ),
+    datetimes=("after_time",),
+    shape=("limit",),
+)
+
+
+def _unfiltered_page(after: tuple[datetime, str] | None, *, repo_id: str, limit: int) -> list[dict[str, Any]]:
+    if after is None:
+        return _FIRST_PAGE.fetch(repo_id=repo_id, limit=limit)
+    after_time, after_id = after
+    return _PAGE_AFTER.fetch(repo_id=repo_id, after_time=after_time, after_id=after_id, limit=limit)
 
 
 def stop_stale_sessions(

@@ -11,47 +11,67 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Model, QuerySet
+from django.db.models import DateTimeField, Model, QuerySet
 
 
 class CompiledQuery:
     """A ``.values()`` query whose SQL is built once; ``fetch(**params)`` runs it.
 
     ``build`` takes the parameters by name and returns the QuerySet. It is called once per
-    database with a unique placeholder string for each parameter, so parameters must be
-    compared with string columns (ids), which the ORM passes to the database unchanged.
+    database, with a placeholder for each parameter the query binds:
+    - by default a unique string, which the ORM passes to the database as it is when it is
+      compared with a string column (an id);
+    - for a parameter named in ``datetimes``, a sentinel instant: each value is then
+      converted for the database as the ORM converts a ``DateTimeField``'s.
+    Parameters named in ``shape`` change the SQL itself (a page size becomes ``LIMIT``):
+    ``build`` gets their real values, and each distinct combination compiles once.
     """
 
-    def __init__(self, build: Callable[..., QuerySet]) -> None:
+    def __init__(
+        self, build: Callable[..., QuerySet], *, datetimes: tuple[str, ...] = (), shape: tuple[str, ...] = ()
+    ) -> None:
         self._build = build
-        self._names = tuple(inspect.signature(build).parameters)
-        self._compiled: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], dict]] = {}
+        self._bound = tuple(name for name in inspect.signature(build).parameters if name not in shape)
+        self._datetimes = datetimes
+        self._shape = shape
+        self._compiled: dict[tuple, tuple[str, tuple[str, ...], tuple[str, ...], dict]] = {}
 
-    def _compile(self, using: str):
-        placeholders = {name: f"\x00{name}\x00" for name in self._names}
-        queryset = self._build(**placeholders)
-        query = queryset.query
+    def _placeholder(self, name: str, position: int) -> Any:
+        if name in self._datetimes:
+            return datetime(2000, 1, 1, 0, 0, 0, position + 1, tzinfo=UTC)
+        return f"\x00{name}\x00"
+
+    def _to_db(self, name: str, value: Any, connection) -> Any:
+        return _DATETIME.get_db_prep_value(value, connection) if name in self._datetimes else value
+
+    def _compile(self, key: tuple, using: str, shape: dict[str, Any]):
+        connection = connections[using]
+        placeholders = {name: self._placeholder(name, i) for i, name in enumerate(self._bound)}
+        query = self._build(**placeholders, **shape).query
         if query.extra_select or query.annotation_select or not query.values_select:
             raise TypeError("CompiledQuery needs a .values() query of plain fields")
         compiler = query.get_compiler(using)
         sql, params = compiler.as_sql()
-        slots = {value: name for name, value in placeholders.items()}
+        slots = {self._to_db(name, value, connection): name for name, value in placeholders.items()}
         if any(param not in slots for param in params):  # a value that is not a parameter
             raise TypeError("CompiledQuery parameters must be the build function's arguments")
         fields = [column for column, _, _ in compiler.select[: compiler.col_count]]
         compiled = (sql, tuple(slots[param] for param in params), query.values_select, compiler.get_converters(fields))
-        self._compiled[using] = compiled
+        self._compiled[key] = compiled
         return compiled
 
     def fetch(self, *, using: str = DEFAULT_DB_ALIAS, **params: Any) -> list[dict[str, Any]]:
         """The rows for these parameter values, as dicts keyed like ``.values()``."""
-        sql, slots, names, converters = self._compiled.get(using) or self._compile(using)
+        shape = {name: params[name] for name in self._shape}
+        key = (using, *shape.values())
+        sql, slots, names, converters = self._compiled.get(key) or self._compile(key, using, shape)
         connection = connections[using]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [params[name] for name in slots])
+            cursor.execute(sql, [self._to_db(name, params[name], connection) for name in slots])
             rows = cursor.fetchall()
         result = []
         for row in rows:
@@ -61,6 +81,9 @@ class CompiledQuery:
                     values[position] = convert(values[position], expression, connection)
             result.append(dict(zip(names, values, strict=True)))
         return result
+
+
+_DATETIME = DateTimeField()
 
 
 def columns(model: type[Model]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,23 +70,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise invalid from None
 
 
-def keyset_page(
-    rows: QuerySet,
-    *,
-    keys: tuple[str, str],
-    limit: int,
-    cursor: str | None = None,
-    total: int | None = None,
-) -> KeysetPage:
-    """One page of ``rows`` (a ``.values()`` queryset) ordered by ``keys``, both descending.
-
-    ``total`` is the count of all rows when the caller keeps it (a counter column);
-    otherwise it is counted, except when the first page already holds every row.
-    """
+def keyset_rows(
+    rows: QuerySet, *, keys: tuple[str, str], limit: int, after: tuple[datetime, str] | None = None
+) -> QuerySet:
+    """The query for one page: ``rows`` after the ``after`` keys (if any), newest first, and
+    one row more than ``limit`` (it tells whether there is a next page)."""
     time_field, id_field = keys
     page_qs = rows.order_by(f"-{time_field}", f"-{id_field}")
-    if cursor:
-        after_time, after_id = decode_cursor(cursor)
+    if after is not None:
+        after_time, after_id = after
         page_qs = page_qs.filter(
             # Implied by the OR below, but only this plain bound lets the database start the
             # index scan at the cursor: without it PostgreSQL reads and discards every newer
@@ -93,7 +86,28 @@ def keyset_page(
             Q(**{f"{time_field}__lte": after_time}),
             Q(**{f"{time_field}__lt": after_time}) | Q(**{time_field: after_time, f"{id_field}__lt": after_id}),
         )
-    page = list(page_qs[: limit + 1])
+    return page_qs[: limit + 1]
+
+
+def keyset_page(
+    rows: QuerySet,
+    *,
+    keys: tuple[str, str],
+    limit: int,
+    cursor: str | None = None,
+    total: int | None = None,
+    fetch: Callable[[tuple[datetime, str] | None], list[dict[str, Any]]] | None = None,
+) -> KeysetPage:
+    """One page of ``rows`` (a ``.values()`` queryset) ordered by ``keys``, both descending.
+
+    ``total`` is the count of all rows when the caller keeps it (a counter column);
+    otherwise it is counted, except when the first page already holds every row.
+    ``fetch(after)``, when given, reads the page's rows instead of ``keyset_rows`` (a
+    compiled query of the same shape: ``sessions_app.services``).
+    """
+    time_field, id_field = keys
+    after = decode_cursor(cursor) if cursor else None
+    page = fetch(after) if fetch is not None else list(keyset_rows(rows, keys=keys, limit=limit, after=after))
     next_cursor = None
     if len(page) > limit:
         page = page[:limit]

@@ -1,0 +1,49 @@
+"""``CompiledQuery``: a query compiled once returns what the ORM returns, for any values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from musehub.api.compiled import CompiledQuery
+from sessions_app.models import Session
+from tests.factories import make_repo, make_session
+
+pytestmark = pytest.mark.django_db
+
+T0 = datetime(2026, 5, 1, 9, 0, 0, 250000, tzinfo=UTC)
+
+STARTED_BEFORE = CompiledQuery(
+    lambda repo_id, before, limit: (
+        Session.objects.filter(repo_id=repo_id, started_at__lt=before)
+        .order_by("-started_at")
+        .values("session_id", "started_at", "participants")[:limit]
+    ),
+    datetimes=("before",),
+    shape=("limit",),
+)
+
+
+def _orm(repo_id, before, limit):
+    rows = Session.objects.filter(repo_id=repo_id, started_at__lt=before).order_by("-started_at")
+    return list(rows.values("session_id", "started_at", "participants")[:limit])
+
+
+def test_rows_match_the_orm_for_every_parameter_and_shape(user) -> None:
+    repo, other = make_repo(owner=user), make_repo(owner=user)
+    for i in range(5):
+        make_session(repo, started_at=T0 + timedelta(minutes=i), participants=[f"p{i}"])
+        make_session(other, started_at=T0 + timedelta(minutes=i))
+
+    for before in (T0, T0 + timedelta(minutes=2, microseconds=1), T0 + timedelta(hours=1)):
+        for limit in (1, 3, 10):
+            assert STARTED_BEFORE.fetch(repo_id=repo.pk, before=before, limit=limit) == _orm(repo.pk, before, limit)
+    rows = STARTED_BEFORE.fetch(repo_id=repo.pk, before=T0 + timedelta(hours=1), limit=10)
+    assert [row["participants"] for row in rows] == [["p4"], ["p3"], ["p2"], ["p1"], ["p0"]]
+
+
+def test_a_value_that_is_not_a_parameter_is_refused(user) -> None:
+    fixed = CompiledQuery(lambda repo_id: Session.objects.filter(repo_id=repo_id, notes="x").values("session_id"))
+    with pytest.raises(TypeError):
+        fixed.fetch(repo_id=make_repo(owner=user).pk)
