@@ -5,13 +5,35 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import slugify
 
 from repos_app import services
 from repos_app.models import Collaborator, Repo
+
+
+def _has_nul(query) -> bool:
+    return any("\x00" in key or any("\x00" in value for value in values) for key, values in query.lists())
+
+
+class NulSafeAdminMixin:
+    """PostgreSQL refuses text holding NUL (a 500 if it reaches a query): a filter, search
+    or selection carrying one is treated like any other bad lookup (the list with ``?e=1``),
+    an object id carrying one is an object that does not exist."""
+
+    def changelist_view(self, request, extra_context=None):
+        if _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST)):
+            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
+        return super().changelist_view(request, extra_context)
+
+    def get_object(self, request, object_id, from_field=None):
+        if "\x00" in str(object_id):
+            return None
+        return super().get_object(request, object_id, from_field)
 
 
 class CollaboratorFormSet(forms.BaseInlineFormSet):
@@ -60,7 +82,7 @@ class RepoForm(forms.ModelForm):
 
 
 @admin.register(Repo)
-class RepoAdmin(admin.ModelAdmin):
+class RepoAdmin(NulSafeAdminMixin, admin.ModelAdmin):
     form = RepoForm
     list_display = ("name", "owner_name", "visibility", "sessions", "created_at", "short_id")
     list_filter = ("visibility",)
@@ -108,6 +130,24 @@ class RepoAdmin(admin.ModelAdmin):
         # ``obj`` already holds the new values; the service compares against the stored ones.
         stored = Repo.objects.get(pk=obj.pk)
         services.repo_update(repo=stored, **changes)
+
+    def get_deleted_objects(self, objs, request):
+        """A summary for the delete confirmation page. Django's own lists every related row:
+        a repo with 100,000 sessions would render 100,000 lines."""
+        repos = list(objs)
+        collaborators = Collaborator.objects.filter(repo__in=repos).count()
+        summary = [f"{repo} ({repo.session_count} session(s), with its collaborators)" for repo in repos]
+        model_count = {
+            "repositories": len(repos),
+            "recording sessions": sum(repo.session_count for repo in repos),
+            "collaborators": collaborators,
+        }
+        perms_needed = set()
+        if not self.has_delete_permission(request):
+            perms_needed.add("repository")
+        if not request.user.has_perm("sessions_app.delete_session"):
+            perms_needed.add("recording session")
+        return summary, model_count, perms_needed, []
 
     def delete_model(self, request, obj):
         services.repo_delete(repo=obj)

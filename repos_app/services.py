@@ -115,6 +115,10 @@ def repo_update(
 @transaction.atomic(savepoint=False)
 def repo_delete(*, repo: Repo) -> None:
     """Delete a repo with its sessions and collaborators (single DELETE statements)."""
+    # Lock the repo row first, as a session create does (sessions_app.services): a create in
+    # flight commits before its sessions are collected, and one arriving later finds no repo.
+    # Unlocked, a session committed between the two DELETEs broke the foreign key (a 500).
+    Repo.objects.select_for_update().filter(pk=repo.pk).exists()
     repo.delete()
 
 

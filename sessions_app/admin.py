@@ -1,23 +1,30 @@
 """The sessions admin: staff inspect recording sessions and stop the ones left running.
 
-Built to stay fast on a table of 100,000 sessions: one query for the rows (repo, owner
-and author joined in), one COUNT for the paginator and no full-table count; no column
-reads anything per row. Every change goes through ``sessions_app.services``, the same
-code the API runs, so the repo's session count and the stop rules hold here too.
+Built to stay fast on a table of 100,000 sessions: one query for a page of rows (repo,
+owner and author joined in, read from the newest-first index), no per-row queries, the
+unfiltered total from the repos' kept counts and no second "full result" count. Every
+change goes through ``sessions_app.services``, the same code the API runs, so the repo's
+session count and the stop rules hold here too.
 """
 
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q, TextField
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet, Sum, TextField
 from django.db.models.functions import Cast
 from django.urls import reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 
 from musehub.api.timestamps import format_timestamp, to_utc
+from repos_app.admin import NulSafeAdminMixin
+from repos_app.models import Repo
 from sessions_app import services
 from sessions_app.models import Session
 
@@ -25,6 +32,10 @@ from sessions_app.models import Session
 EDITABLE_FIELDS = ("intent", "location", "notes", "participants")
 MAX_PARTICIPANTS = 100
 MAX_PARTICIPANT_LENGTH = 100
+#: A search word this long made only of hex digits is taken as a session id (prefix).
+ID_PREFIX = re.compile(r"[0-9a-fA-F]{8,64}")
+#: Sessions named on the delete confirmation page (the rest are counted).
+DELETE_LISTED = 100
 
 
 def human_duration(seconds: float | None) -> str:
@@ -71,6 +82,17 @@ class ActiveFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SessionPaginator(Paginator):
+    """Counts an unfiltered list from the repos' kept session counts (a sum over the repos
+    instead of ``COUNT(*)`` over every session); a filtered list is counted as usual."""
+
+    @cached_property
+    def count(self) -> int:
+        if isinstance(self.object_list, QuerySet) and not self.object_list.query.where:
+            return Repo.objects.aggregate(total=Sum("session_count"))["total"] or 0
+        return super().count
+
+
 class SessionForm(forms.ModelForm):
     class Meta:
         model = Session
@@ -89,7 +111,7 @@ class SessionForm(forms.ModelForm):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
     form = SessionForm
     list_display = (
         "short_id",
@@ -105,10 +127,11 @@ class SessionAdmin(admin.ModelAdmin):
     list_filter = (ActiveFilter, "repo__visibility")
     date_hierarchy = "started_at"
     search_fields = ("session_id", "intent", "location", "participants")
-    search_help_text = "Search by session id (or its first characters), intent, location or participant."
+    search_help_text = "Search by session id (or its first 8+ characters), intent, location or participant."
     list_select_related = ("repo", "repo__owner", "author")
     show_full_result_count = False
     list_per_page = 50
+    paginator = SessionPaginator
     actions = ("stop_selected_sessions",)
     fields = (
         "session_id",
@@ -175,12 +198,18 @@ class SessionAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         queryset = queryset.alias(participants_text=Cast("participants", TextField()))
         for term in smart_split(search_term):
-            if term[0] in "\"'" and term[0] == term[-1]:
+            if len(term) >= 2 and term[0] in "\"'" and term[0] == term[-1]:
                 term = unescape_string_literal(term)
             if not term:
                 continue
+            id_prefix = Q(session_id__startswith=term.lower())
+            if ID_PREFIX.fullmatch(term):
+                # Clearly an id (pasted from the API or a log): the primary key's index
+                # answers it, without scanning every session's text.
+                queryset = queryset.filter(id_prefix)
+                continue
             queryset = queryset.filter(
-                Q(session_id__startswith=term.lower())
+                id_prefix
                 | Q(intent__icontains=term)
                 | Q(location__icontains=term)
                 | Q(participants__has_element=term)
@@ -197,6 +226,15 @@ class SessionAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
         services.update_session(session=obj, **changes)
+
+    def get_deleted_objects(self, objs, request):
+        """The confirmation page lists at most 100 sessions (they have nothing hanging off them)."""
+        total = objs.count() if isinstance(objs, QuerySet) else len(objs)
+        shown = [f"{session} of {session.repo_id[:12]}" for session in objs[:DELETE_LISTED]]
+        if total > DELETE_LISTED:
+            shown.append(f"… and {total - DELETE_LISTED} more")
+        perms_needed = set() if self.has_delete_permission(request) else {"recording session"}
+        return shown, {"recording sessions": total}, perms_needed, []
 
     def delete_model(self, request, obj):
         services.delete_session(repo_id=obj.repo_id, session_id=obj.pk)

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from musehub.api.pagination import KeysetPage, keyset_page
 from musehub.api.timestamps import format_timestamp, to_utc
-from musehub.errors import ConflictError
+from musehub.errors import ConflictError, NotFoundError
 from musehub.genesis import compute_identity_id, compute_session_id
 from repos_app.models import Repo
 from sessions_app.models import Session
@@ -50,6 +50,8 @@ ROW_FIELDS = (
     "created_at",
 )
 _NEWEST_FIRST = ("started_at", "session_id")
+#: The columns a session's writes (edit, stop, append) change after it is created.
+_WRITABLE_FIELDS = ("ended_at", "is_active", "participants", "commits", "notes", "intent", "location")
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -230,7 +232,12 @@ def stop_session(
 
 @transaction.atomic(savepoint=False)
 def update_session(*, session: Session, **fields: Any) -> Session:
-    """Edit a session's intent, location, notes, participants or commits."""
+    """Edit a session's intent, location, notes, participants or commits.
+
+    Only the given columns are written, so racing edits of different fields both stand.
+    The session is read back afterwards: a stop or an append that committed since it was
+    loaded shows in the result. ``NotFoundError`` when it was deleted meanwhile.
+    """
     editable = {"intent", "location", "notes", "participants", "commits"}
     unknown = set(fields) - editable
     if unknown:
@@ -239,9 +246,10 @@ def update_session(*, session: Session, **fields: Any) -> Session:
         fields["commits"] = _dedupe(fields["commits"])
     if not fields:
         return session
-    Session.objects.filter(pk=session.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(session, name, value)
+    if not Session.objects.filter(pk=session.pk).update(**fields):
+        raise NotFoundError("Session not found.")
+    # Only what other writers change: the author joined at lookup stays (no query for it).
+    session.refresh_from_db(fields=_WRITABLE_FIELDS)
     return session
 
 

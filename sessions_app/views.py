@@ -95,6 +95,8 @@ class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
         # Only what the client sent takes part in a retry's comparison.
         given = {name: value for name, value in serializer.validated_data.items() if name in request.data}
         session, created = services.upsert_session(repo_id=repo.pk, author=request.user, **given)
+        if session is None:  # the repo was deleted since get_repo() read it
+            raise NotFound("Repo not found.")
         return Response(
             SessionSerializer(session).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -1,10 +1,55 @@
 """Response rendering: JSON with camelCase keys."""
 
-from djangorestframework_camel_case.render import CamelCaseJSONRenderer
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from django.utils.encoding import force_str
+from django.utils.functional import Promise
+from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
+from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
 
 
-class JSONRenderer(CamelCaseJSONRenderer):
-    """snake_case Python out as camelCase JSON (djangorestframework-camel-case)."""
+@lru_cache(maxsize=1024)
+def camel_key(key: str) -> str:
+    """``session_id`` -> ``sessionId``: djangorestframework-camel-case's own conversion."""
+    return camelize_re.sub(underscore_to_camel, key) if "_" in key else key
+
+
+def camelize(data: Any) -> Any:
+    """Turn every dict key into camelCase, at any depth; values are left as they are.
+
+    The same result as djangorestframework-camel-case's ``camelize`` (without its
+    ``JSON_UNDERSCOREIZE`` options, which we do not use), but it only descends into dicts,
+    lists and tuples and converts each distinct key once. The library's walk checks every
+    value (each commit id of each session) and was half the CPU time of a session list.
+    """
+    if isinstance(data, dict):
+        return {
+            (camel_key(key) if isinstance(key, str) else _other_key(key)): (
+                camelize(value) if isinstance(value, _CONTAINERS) else value
+            )
+            for key, value in data.items()
+        }
+    if isinstance(data, _CONTAINERS):
+        return [camelize(item) if isinstance(item, _CONTAINERS) else item for item in data]
+    return data
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _other_key(key: Any) -> Any:
+    """A key that is not a str: a lazy translation is converted, anything else kept."""
+    return camel_key(force_str(key)) if isinstance(key, Promise) else key
+
+
+class JSONRenderer(DRFJSONRenderer):
+    """snake_case Python out as camelCase JSON."""
 
     # Compact separators: smaller bodies, and the CLI never reads them by eye.
     compact = True
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return super().render(camelize(data), accepted_media_type, renderer_context)

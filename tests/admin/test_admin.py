@@ -369,3 +369,73 @@ def test_repo_rename_goes_through_the_service(admin_client, studio):
     response = admin_client.post(url, data)
     assert response.status_code == 200
     assert "already has a repo with the slug" in response.content.decode()
+
+
+def test_view_only_staff_can_browse_but_not_stop(client, studio):
+    from django.contrib.auth.models import Permission
+
+    _, _, sessions = studio
+    viewer = UserFactory(username="viewer", is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_session", content_type__app_label="sessions_app"))
+    client.force_login(viewer)
+    response = client.get(SESSIONS_URL)
+    assert response.status_code == 200
+    assert "stop_selected_sessions" not in response.content.decode()
+    client.post(SESSIONS_URL, {"action": "stop_selected_sessions", "_selected_action": [sessions["drums"].pk]})
+    assert Session.objects.get(pk=sessions["drums"].pk).is_active
+
+
+def test_deleting_a_repo_summarises_and_removes_its_sessions(admin_client, studio):
+    public, private, _ = studio
+    share(public, UserFactory(username="erin"), "read")
+    url = reverse("admin:repos_app_repo_delete", args=[public.pk])
+    with CaptureQueriesContext(connection) as ctx:
+        confirm = admin_client.get(url)
+    assert confirm.status_code == 200
+    html = confirm.content.decode()
+    assert "testuser/live-album (3 session(s), with its collaborators)" in html
+    assert "Recording sessions: 3" in html
+    assert "Collaborators: 1" in html
+    assert len(ctx.captured_queries) <= 10
+
+    assert admin_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Repo.objects.filter(pk=public.pk).exists()
+    assert not Session.objects.filter(repo_id=public.pk).exists()
+    assert not Collaborator.objects.filter(repo_id=public.pk).exists()
+    assert Session.objects.filter(repo=private).count() == 1
+
+
+def test_deleting_many_sessions_confirms_with_a_bounded_page(admin_client, user, monkeypatch):
+    monkeypatch.setattr("sessions_app.admin.DELETE_LISTED", 2)
+    repo = make_repo(owner=user)
+    ids = [make_session(repo).pk for _ in range(5)]
+    confirm = admin_client.post(SESSIONS_URL, {"action": "delete_selected", "_selected_action": ids})
+    assert confirm.status_code == 200
+    html = confirm.content.decode()
+    assert "… and 3 more" in html
+    assert "Recording sessions: 5" in html
+    admin_client.post(SESSIONS_URL, {"action": "delete_selected", "_selected_action": ids, "post": "yes"})
+    assert Repo.objects.get(pk=repo.pk).session_count == 0
+    assert not Session.objects.exists()
+
+
+def test_a_hex_word_searches_ids_only(admin_client, studio):
+    _, _, sessions = studio
+    drums = sessions["drums"]
+    Session.objects.filter(pk=sessions["vocals"].pk).update(intent=f"redo {drums.session_id[:8]}")
+    response = admin_client.get(SESSIONS_URL, {"q": drums.session_id[:8]})
+    assert listed_ids(response) == {drums.pk}
+    # A shorter hex word is also looked for in the text.
+    response = admin_client.get(SESSIONS_URL, {"q": drums.session_id[:7]})
+    assert drums.pk in listed_ids(response)
+    assert sessions["vocals"].pk in listed_ids(response)
+
+
+def test_unfiltered_list_is_counted_from_the_repos_kept_counts(admin_client, studio):
+    with CaptureQueriesContext(connection) as ctx:
+        response = admin_client.get(SESSIONS_URL)
+    assert response.context["cl"].result_count == 4
+    assert "4 recording sessions" in response.content.decode()
+    assert not [q for q in ctx.captured_queries if "COUNT(*)" in q["sql"] and "sessions_app_session" in q["sql"]]
+    # Filtered, it counts the matching sessions.
+    assert admin_client.get(SESSIONS_URL, {"active": "no"}).context["cl"].result_count == 1

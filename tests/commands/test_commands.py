@@ -60,10 +60,11 @@ def test_create_token_unknown_user_is_an_error(db):
     assert not get_user_model().objects.filter(username="ghost").exists()
 
 
-@pytest.mark.parametrize("username", ["x" * 151, "bad\x00name"])
-def test_create_token_refuses_bad_usernames(db, username):
-    with pytest.raises(CommandError):
-        run("create_token", username, "--create-user")
+@pytest.mark.parametrize("create_user", [[], ["--create-user"]])
+@pytest.mark.parametrize(("username", "message"), [("x" * 151, "at most 150"), ("bad\x00name", "NUL"), ("", "empty")])
+def test_create_token_refuses_bad_usernames(db, username, message, create_user):
+    with pytest.raises(CommandError, match=message):
+        run("create_token", username, *create_user)
     assert get_user_model().objects.count() == 0
 
 
@@ -90,6 +91,7 @@ def test_create_repo_private(user):
     ("args", "message"),
     [
         (["ghost", "Album"], "No user named 'ghost'"),
+        (["gh\x00ost", "Album"], "NUL"),
         (["testuser", "!!!"], "at least one letter or digit"),
         (["testuser", "x" * 101], "at most 100 characters"),
         (["testuser", "Nul\x00Name"], "NUL"),

@@ -19,7 +19,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import make_repo, make_session
+from tests.factories import UserFactory, make_repo, make_session
 
 pytestmark = pytest.mark.django_db
 
@@ -127,3 +127,30 @@ def test_stop_budget_first_and_repeated(client, user, auth_headers, count) -> No
     assert stopped.status_code == again.status_code == 200
     assert stopped.json()["endedAt"] is not None
     assert again.json()["endedAt"] == stopped.json()["endedAt"]
+
+
+def test_cursor_pages_walk_sessions_sharing_a_start_exactly_once(client, user, auth_headers) -> None:
+    """The keyset bound (``startedAt <= cursor`` and the tie-break on the id) skips nothing."""
+    repo = make_repo(owner=user, visibility="private")
+    for n in range(7):  # seven authors start at the same instant: their ids break the tie
+        make_session(repo, author=UserFactory(username=f"player{n}"), started_at=T0)
+    make_session(repo, started_at=T0 + timedelta(minutes=1))
+    make_session(repo, started_at=T0 - timedelta(minutes=1))
+
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
+        with max_queries(LIST_BUDGET):
+            body = client.get(_url(repo), params, headers=auth_headers).json()
+        seen += [row["sessionId"] for row in body["sessions"]]
+        cursor = body["nextCursor"]
+        if cursor is None:
+            break
+
+    assert len(seen) == len(set(seen)) == 9
+    newest_first = sorted(
+        client.get(_url(repo), {"limit": 200}, headers=auth_headers).json()["sessions"],
+        key=lambda row: (row["startedAt"], row["sessionId"]),
+        reverse=True,
+    )
+    assert seen == [row["sessionId"] for row in newest_first]

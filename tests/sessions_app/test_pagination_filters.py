@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sessions_app.models import Session
 from tests.factories import UserFactory, make_session
@@ -139,15 +141,25 @@ class TestCursor:
     def test_cursor_walk_while_sessions_arrive(self, client, repo, auth_headers):
         """130 sessions, limit=50: 3 pages, each session once, in order, while new ones arrive.
 
-        Half the sessions share their startedAt with another author's: the order falls back
-        to sessionId, and the cursor must not skip or repeat either of a tied pair.
+        Most sessions share their startedAt with another author's: the order falls back to
+        sessionId, and the cursor must not skip or repeat either of a tied pair. One single
+        session on top puts both page boundaries (50, 100) inside a pair.
         """
         authors = [repo.owner, UserFactory(username="bandmate")]
-        for n in range(65):
+        make_session(repo, started_at=T0 + timedelta(minutes=65))
+        for n in range(1, 65):
             for author in authors:
                 make_session(repo, author=author, started_at=T0 + timedelta(minutes=n))
+        make_session(repo, started_at=T0)
         expected = newest_first(repo)
         assert len(expected) == 130
+        starts = list(
+            Session.objects.filter(repo=repo)
+            .order_by("-started_at", "-session_id")
+            .values_list("started_at", flat=True)
+        )
+        assert starts[49] == starts[50]
+        assert starts[99] == starts[100]
 
         seen: list[str] = []
         pages = 0
@@ -165,7 +177,7 @@ class TestCursor:
             assert new.status_code == 201
             tied = client.post(
                 list_url(repo),
-                {"startedAt": (T0 + timedelta(minutes=64, seconds=-pages)).isoformat()},
+                {"startedAt": (T0 + timedelta(minutes=65, seconds=-pages)).isoformat()},
                 headers=auth_headers,
             )
             assert tied.status_code == 201
@@ -250,6 +262,21 @@ class TestFilters:
         assert listing["total"] == 3
         assert client.get(f"/api/repos/{repo.repo_id}").json()["sessionCount"] == 3
         assert Session.objects.filter(repo=repo).count() == 3
+
+    def test_unfiltered_total_costs_no_count_query(self, client, repo):
+        """A repo with a million sessions must not be counted on every page: the repo keeps it."""
+        for n in range(3):
+            make_session(repo, started_at=T0 + timedelta(minutes=n))
+        first = client.get(list_url(repo, limit=1)).json()
+        with CaptureQueriesContext(connection) as queries:
+            resp = client.get(list_url(repo, limit=1, cursor=first["nextCursor"]))
+        assert resp.json()["total"] == 3
+        assert not [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+        # With a filter the total is counted: the kept count cannot know it.
+        with CaptureQueriesContext(connection) as queries:
+            resp = client.get(list_url(repo, limit=1, active="true"))
+        assert resp.json()["total"] == 3
+        assert [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
 
     @pytest.mark.parametrize(
         ("params", "field"),

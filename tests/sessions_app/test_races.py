@@ -202,3 +202,72 @@ def test_racing_deletes_count_once(repo, auth_headers):
     assert Counter(r.status_code for r in responses) == {204: 1, 404: RACERS - 1}
     assert Session.objects.filter(repo=repo).count() == 1
     assert kept_count(repo) == 1
+
+
+def test_racing_edits_stops_and_appends_all_stand(repo, auth_headers):
+    """A third of the racers edit the location, a third stop, a third append a commit."""
+    session = make_session(repo)
+    url = f"/api/repos/{repo.repo_id}/sessions/{session.session_id}"
+
+    def act(client, i):
+        if i % 3 == 0:
+            return client.patch(url, {"location": f"Studio {i}"}, headers=auth_headers)
+        if i % 3 == 1:
+            return client.post(f"{url}/stop", {}, headers=auth_headers)
+        return client.post(f"{url}/commits", {"commits": [commit_id(i)]}, headers=auth_headers)
+
+    responses = race(act)
+
+    assert [r.status_code for r in responses] == [200] * RACERS
+    stored = Session.objects.get(pk=session.pk)
+    assert stored.is_active is False
+    assert sorted(stored.commits) == sorted(commit_id(i) for i in range(RACERS) if i % 3 == 2)
+    assert stored.location in {f"Studio {i}" for i in range(0, RACERS, 3)}
+    ended = {r.json()["endedAt"] for r in responses if not r.json()["isActive"]}
+    assert len(ended) == 1
+    # Every edit's answer shows its own location.
+    for i in range(0, RACERS, 3):
+        assert responses[i].json()["location"] == f"Studio {i}"
+
+
+def test_racing_edits_and_deletes_never_fail(repo, auth_headers):
+    session = make_session(repo)
+    url = f"/api/repos/{repo.repo_id}/sessions/{session.session_id}"
+
+    def act(client, i):
+        if i % 2:
+            return client.delete(url, headers=auth_headers)
+        return client.patch(url, {"notes": f"take {i}"}, headers=auth_headers)
+
+    responses = race(act)
+
+    deletes = Counter(r.status_code for i, r in enumerate(responses) if i % 2)
+    edits = Counter(r.status_code for i, r in enumerate(responses) if not i % 2)
+    assert deletes == {204: 1, 404: RACERS // 2 - 1}
+    assert set(edits) <= {200, 404}
+    assert not Session.objects.filter(pk=session.pk).exists()
+    assert kept_count(repo) == 0
+
+
+def test_deleting_a_repo_while_sessions_are_created(user, auth_headers):
+    """Creates before the delete commit and are deleted with the repo; later ones are 404."""
+    from tests.factories import make_repo
+
+    repo = make_repo(owner=user)
+    url = f"/api/repos/{repo.repo_id}"
+
+    def act(client, i):
+        if i == RACERS // 2:
+            return client.delete(url, headers=auth_headers)
+        return client.post(f"{url}/sessions", {}, headers=auth_headers)
+
+    responses = race(act)
+
+    assert responses[RACERS // 2].status_code == 204
+    creates = [r for i, r in enumerate(responses) if i != RACERS // 2]
+    assert {r.status_code for r in creates} <= {201, 404}
+    for resp in creates:
+        if resp.status_code == 404:
+            assert resp.json()["detail"]
+    assert not Repo.objects.filter(pk=repo.pk).exists()
+    assert not Session.objects.filter(repo_id=repo.pk).exists()

@@ -9,8 +9,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from musehub.errors import NotFoundError
 from repos_app.models import Repo
+from sessions_app import services
 from sessions_app.models import Session
 from tests.factories import make_session
 
@@ -125,13 +129,30 @@ class TestPatch:
             ({"participants": ["p"] * 101}, "participants"),
             ({"commits": ["not-a-commit"]}, "commits"),
             ({"commits": "a" * 64}, "commits"),
+            ({"commits": [commit_id(n) for n in range(10_001)]}, "commits"),
         ],
+        ids=["location", "intent", "notes", "empty-participant", "participants", "commit", "commits", "10001"],
     )
     def test_patch_bad_value_is_422_naming_the_field(self, client, auth_headers, repo, session, body, field):
         resp = client.patch(session_url(repo, session.session_id), body, headers=auth_headers)
         assert resp.status_code == 422
         assert field in resp.json()["errors"]
         assert Session.objects.get(pk=session.pk).location == "Abbey Road"
+
+    def test_patch_costs_five_queries(self, client, auth_headers, repo, session):
+        # token, repo + role, session + author, UPDATE, read back what other writers changed
+        with CaptureQueriesContext(connection) as captured:
+            resp = client.patch(session_url(repo, session.session_id), {"notes": "x"}, headers=auth_headers)
+        assert resp.json()["author"] == "testuser"
+        transaction_control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
+        statements = [q["sql"] for q in captured if not q["sql"].lstrip().upper().startswith(transaction_control)]
+        assert len(statements) == 5, statements
+
+    def test_edit_of_a_session_deleted_meanwhile_is_not_found(self, repo, session):
+        loaded = services.get_session(repo_id=repo.pk, session_id=session.session_id)
+        services.delete_session(repo_id=repo.pk, session_id=session.session_id)
+        with pytest.raises(NotFoundError):
+            services.update_session(session=loaded, notes="too late")
 
     def test_patch_unknown_session_is_404(self, client, auth_headers, repo):
         resp = client.patch(session_url(repo, "a" * 64), {"notes": "x"}, headers=auth_headers)
@@ -403,3 +424,48 @@ class TestStop:
         resp = client.post(session_url(repo, session.session_id, "/stop"), {}, headers=outsider_headers)
         assert resp.status_code == 403
         assert Session.objects.get(pk=session.pk).is_active is True
+
+
+# ── Scoping and ignored fields ────────────────────────────────────────────────
+@pytest.mark.parametrize(
+    ("method", "tail", "body"),
+    [
+        ("get", "", None),
+        ("patch", "", {"notes": "x"}),
+        ("delete", "", None),
+        ("post", "/stop", {}),
+        ("post", "/commits", {"commits": [commit_id(9)]}),
+    ],
+)
+def test_session_under_another_repos_url_is_404(client, auth_headers, user, session, method, tail, body):
+    from tests.factories import make_repo
+
+    other = make_repo(owner=user)
+    kwargs = {"headers": auth_headers} if body is None else {"data": body, "headers": auth_headers}
+    resp = getattr(client, method)(session_url(other, session.session_id, tail), **kwargs)
+    assert resp.status_code == 404
+    stored = Session.objects.get(pk=session.pk)
+    assert (stored.is_active, stored.notes, stored.commits) == (True, "first notes", [commit_id(1), commit_id(2)])
+
+
+def test_create_ignores_read_only_and_unknown_fields(client, auth_headers, repo):
+    body = {
+        "sessionId": "f" * 64,
+        "repoId": "e" * 64,
+        "author": "mallory",
+        "createdAt": "2020-01-01T00:00:00Z",
+        "durationSeconds": 5,
+        "colour": "blue",
+        "startedAt": "2025-06-01T10:00:00Z",
+    }
+    resp = create(client, repo, auth_headers, body)
+    assert resp.status_code == 201
+    data = resp.json()
+    assert data["sessionId"] != "f" * 64
+    assert data["repoId"] == repo.repo_id
+    assert data["author"] == "testuser"
+    assert data["createdAt"] != "2020-01-01T00:00:00Z"
+    assert data["durationSeconds"] is None
+    assert "colour" not in data
+    # A retry carrying the same extras is still the same create.
+    assert create(client, repo, auth_headers, body).status_code == 200

@@ -25,6 +25,7 @@ class Command(MuseHubCommand):
         parser.add_argument("--description", default="", help="A description of the repo.")
 
     def handle(self, *args, owner: str, name: str, private: bool, description: str, **options):
+        check_text(owner, what="The owner's username", max_length=150)
         check_text(name, what="The name", max_length=100)
         check_text(description, what="The description", max_length=10_000, allow_blank=True)
         user = get_user_model().objects.filter(username=owner).first()

@@ -22,12 +22,12 @@ class Command(MuseHubCommand):
         )
 
     def handle(self, *args, username: str, create_user: bool, **options):
+        check_text(username, what="The username", max_length=150)
         User = get_user_model()
         user = User.objects.filter(username=username).first()
         if user is None:
             if not create_user:
                 raise CommandError(f"No user named '{username}' (pass --create-user to create one).")
-            check_text(username, what="The username", max_length=150)
             user = User.objects.create_user(username=username)
             self.stderr.write(f"Created user '{username}'.")
         _, token = AuthToken.objects.create(user=user)
