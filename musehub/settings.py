@@ -119,8 +119,10 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-# Every request runs in one transaction: a refused or failed request writes nothing.
-_db["ATOMIC_REQUESTS"] = True
+# Not ATOMIC_REQUESTS: it would also roll back the throttle's count of a refused request.
+# Each API handler runs in its own transaction instead (musehub.api.transactions), after
+# authentication and throttling; the admin's own views are atomic where they write.
+_db["ATOMIC_REQUESTS"] = False
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -128,6 +128,16 @@ def test_throttle_state_lives_in_the_shared_database_cache(low_rates, database_c
     _assert_throttled(first.get(url, headers=headers))
 
 
+def test_refused_requests_count_against_the_limit(low_rates, database_cache, client, repo):
+    """A flood of 404s and 422s is throttled too: a refused request rolls back its own
+    transaction, and the throttle's count must not go with it."""
+    missing = f"/api/repos/{repo.pk}/sessions/{'0' * 64}"
+    assert client.get(missing).status_code == 404
+    assert client.get(f"/api/repos/{repo.pk}/sessions?limit=0").status_code == 422
+    assert client.get(missing).status_code == 404
+    _assert_throttled(client.get(f"/api/repos/{repo.pk}/sessions"))
+
+
 def test_default_rates_come_from_settings():
     from django.conf import settings
 
