@@ -185,8 +185,8 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": os.environ.get("DJANGO_THROTTLE_ANON", "1200/min"),
-        "user": os.environ.get("DJANGO_THROTTLE_USER", "6000/min"),
+        "anon": os.environ.get("DJANGO_THROTTLE_ANON", "3000/min"),
+        "user": os.environ.get("DJANGO_THROTTLE_USER", "12000/min"),
     },
     # How many proxies in front append to X-Forwarded-For. 0 (the default) ignores that
     # header: with None DRF would trust it, and anyone could dodge the anonymous limit by
