@@ -68,6 +68,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "musehub.api.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Outside ApiErrorMiddleware, so the refusals it answers itself (413, ...) are framed too.
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "musehub.api.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -75,7 +77,6 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "musehub.urls"
@@ -118,8 +119,10 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-# Every request runs in one transaction: a refused or failed request writes nothing.
-_db["ATOMIC_REQUESTS"] = True
+# Not ATOMIC_REQUESTS: it would also roll back the throttle's count of a refused request.
+# Each API handler runs in its own transaction instead (musehub.api.transactions), after
+# authentication and throttling; the admin's own views are atomic where they write.
+_db["ATOMIC_REQUESTS"] = False
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -178,12 +181,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "musehub.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "musehub.api.throttling.AnonRateThrottle",
+        "musehub.api.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
-        "anon": os.environ.get("DJANGO_THROTTLE_ANON", "1200/min"),
-        "user": os.environ.get("DJANGO_THROTTLE_USER", "6000/min"),
+        "anon": os.environ.get("DJANGO_THROTTLE_ANON", "3000/min"),
+        "user": os.environ.get("DJANGO_THROTTLE_USER", "12000/min"),
     },
     # How many proxies in front append to X-Forwarded-For. 0 (the default) ignores that
     # header: with None DRF would trust it, and anyone could dodge the anonymous limit by

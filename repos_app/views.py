@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
 from musehub.api.schema import ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.transactions import AtomicHandlerMixin
 from repos_app import services
 from repos_app.models import Repo
 from repos_app.permissions import CanReadRepo, IsRepoMember, IsRepoOwner, RepoAccessMixin
@@ -45,7 +46,7 @@ from repos_app.serializers import (
     ),
     destroy=extend_schema(summary="Delete a repo and its sessions (owner only)", responses={204: None, **ERRORS_WRITE}),
 )
-class RepoViewSet(RepoAccessMixin, viewsets.GenericViewSet):
+class RepoViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
     """Muse repositories."""
 
     serializer_class = RepoSerializer
@@ -108,7 +109,7 @@ class RepoViewSet(RepoAccessMixin, viewsets.GenericViewSet):
     ),
     destroy=extend_schema(summary="Revoke a collaborator (owner only)", responses={204: None, **ERRORS_WRITE}),
 )
-class CollaboratorViewSet(RepoAccessMixin, viewsets.GenericViewSet):
+class CollaboratorViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
     """Who a repo is shared with."""
 
     serializer_class = CollaboratorSerializer

@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
 from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.transactions import AtomicHandlerMixin
 from repos_app.models import repo_access
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoAccessMixin
 from sessions_app import services
@@ -54,7 +55,7 @@ from sessions_app.serializers import (
     ),
     destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_DELETE}),
 )
-class SessionViewSet(RepoAccessMixin, viewsets.GenericViewSet):
+class SessionViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
     """Recording sessions of one repo."""
 
     serializer_class = SessionSerializer

@@ -63,7 +63,10 @@ def test_database_down_is_503_everywhere_then_service_resumes(cluster, account, 
         for method, path, body in _routes(account, session_id):
             # Signed in and anonymous: authentication needs the database as well.
             _assert_unavailable(service.request(method, path, body, headers), f"{method} {path}")
-            if method == "GET":
+            if method == "GET" and path.endswith("/collaborators"):
+                # Anonymous callers may never list collaborators: refused before any query.
+                assert service.request(method, path).status == 401
+            elif method == "GET":
                 _assert_unavailable(service.request(method, path), f"anonymous {method} {path}")
         _assert_unavailable(service.request("GET", "/readyz"), "/readyz")
         health = service.request("GET", "/healthz")

@@ -184,6 +184,23 @@ def test_security_headers_on_every_kind_of_response(client, plain_static, path):
     assert response["Referrer-Policy"] == "same-origin"
 
 
+@pytest.mark.django_db
+def test_security_headers_on_responses_refused_early(client, repo):
+    """Refusals made before the view (size, NUL, bad length) carry the same headers."""
+    url = f"/api/repos/{repo.pk}/sessions"
+    refused = [
+        client.post(url, "x" * (1024 * 1024 + 1), content_type="application/json"),
+        client.get(url, {"participant": "a\x00"}),
+        client.get("/api/repos/a%00"),
+        client.generic("POST", url, b"{}", content_type="application/json", CONTENT_LENGTH="-1"),
+    ]
+    assert [r.status_code for r in refused] == [413, 422, 404, 400]
+    for response in refused:
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["X-Frame-Options"] == "DENY"
+        assert len(response["X-Request-ID"]) == 32
+
+
 # ── request ids ───────────────────────────────────────────────────────────────
 @pytest.mark.django_db
 def test_request_id_is_generated_and_echoed(client):

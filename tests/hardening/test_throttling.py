@@ -128,6 +128,49 @@ def test_throttle_state_lives_in_the_shared_database_cache(low_rates, database_c
     _assert_throttled(first.get(url, headers=headers))
 
 
+def test_refused_requests_count_against_the_limit(low_rates, database_cache, client, repo):
+    """A flood of 404s and 422s is throttled too: a refused request rolls back its own
+    transaction, and the throttle's count must not go with it."""
+    missing = f"/api/repos/{repo.pk}/sessions/{'0' * 64}"
+    assert client.get(missing).status_code == 404
+    assert client.get(f"/api/repos/{repo.pk}/sessions?limit=0").status_code == 422
+    assert client.get(missing).status_code == 404
+    _assert_throttled(client.get(f"/api/repos/{repo.pk}/sessions"))
+
+
+def test_a_caller_costs_one_counter_per_window(low_rates, database_cache, client, repo, user):
+    """The stored state is a count, not a list of every request time."""
+    headers = auth_header(make_token(user))
+    for _ in range(4):
+        assert client.get(f"/api/repos/{repo.pk}/sessions", headers=headers).status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT cache_key FROM musehub_cache")
+        keys = [row[0] for row in cursor.fetchall() if f"throttle_user_{user.pk}:" in row[0]]
+    assert len(keys) == 1, keys
+    assert database_cache.get(keys[0].split(":", 2)[-1]) == 4
+
+
+def test_throttle_counts_in_redis_when_redis_url_is_set(low_rates, settings, repo):
+    """With ``REDIS_URL`` the counters live in Redis (``INCR``: atomic across workers)."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except redis.ConnectionError:
+        pytest.skip("needs a Redis server on 127.0.0.1:6379 (apt-get install redis-server)")
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
+    caches["default"].clear()
+    first, second = APIClient(), APIClient()  # two clients, one address: one budget
+    url_path = f"/api/repos/{repo.pk}/sessions"
+    for client in (first, second, first):
+        assert client.get(url_path).status_code == 200
+    _assert_throttled(second.get(url_path))
+    keys = redis.Redis.from_url(url).keys("*throttle_anon_*")
+    assert len(keys) == 1, keys
+    caches["default"].clear()
+
+
 def test_default_rates_come_from_settings():
     from django.conf import settings
 

@@ -1,7 +1,8 @@
 """Queries per request stay bounded: pinned for the list and get routes.
 
 Counts include the token lookup and, in tests, the SAVEPOINT/RELEASE pair of the request's
-transaction (ATOMIC_REQUESTS inside the test's own transaction): both databases issue them.
+transaction (the handler's atomic block inside the test's own transaction): both databases
+issue them.
 """
 
 from __future__ import annotations
