@@ -13,10 +13,10 @@ from __future__ import annotations
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import BasePermission
 
-from repos_app.models import Repo, Role
+from repos_app.models import Repo, RepoAccess, Role
 
 
-def can_read(repo: Repo) -> bool:
+def can_read(repo: Repo | RepoAccess) -> bool:
     return repo.is_public or repo.caller_role in Role.CAN_READ
 
 
@@ -66,7 +66,7 @@ class RepoAccessMixin:
 
     repo_url_kwarg = "repo_id"
 
-    def get_repo(self) -> Repo:
+    def get_repo(self) -> Repo | RepoAccess:
         repo = getattr(self, "_repo", None)
         if repo is not None:
             return repo
