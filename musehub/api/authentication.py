@@ -7,13 +7,31 @@ many per user, revoked by deleting the row.
 from __future__ import annotations
 
 import re
+from hmac import compare_digest
 
+from django.contrib.auth import get_user_model
 from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.models import get_token_model
+from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
+from musehub.api.compiled import CompiledQuery, columns, instance_from_row
+
 _SCHEMES = {b"bearer", b"token"}
 _TOKEN_RE = re.compile(rb"[0-9a-f]{64}")
+
+
+# The tokens sharing a key prefix, each with its user: knox's own lookup, compiled once
+# (musehub.api.compiled). Every authenticated request runs it.
+_TOKENS_WITH_USER = CompiledQuery(
+    lambda token_key: (
+        get_token_model()
+        .objects.filter(token_key=token_key)
+        .values(*columns(get_token_model()), *(f"user__{name}" for name in columns(get_user_model())))
+    )
+)
 
 
 class BearerTokenAuthentication(TokenAuthentication):
@@ -29,6 +47,28 @@ class BearerTokenAuthentication(TokenAuthentication):
             # Checked before any hashing or query: a malformed token can never match.
             raise exceptions.AuthenticationFailed("Invalid token.")
         return self.authenticate_credentials(parts[1])
+
+    def authenticate_credentials(self, token: bytes):
+        """Knox's check, unchanged: the SHA-512 digest compared in constant time, an expired
+        token skipped, an inactive user refused. Only the read differs: knox's ORM query
+        (built for each request) cost more CPU than the rest of a GET."""
+        token = token.decode()
+        for row in _TOKENS_WITH_USER.fetch(token_key=token[: CONSTANTS.TOKEN_KEY_LENGTH]):
+            auth_token = self._token_and_user(row)
+            if self._cleanup_token(auth_token):
+                continue
+            if compare_digest(hash_token(token), auth_token.digest):
+                if knox_settings.AUTO_REFRESH and auth_token.expiry:
+                    self.renew_token(auth_token)
+                return self.validate_user(auth_token)
+        raise exceptions.AuthenticationFailed("Invalid token.")
+
+    @staticmethod
+    def _token_and_user(row: dict):
+        """The AuthToken, with its user attached, that a row of ``_TOKENS_WITH_USER`` holds."""
+        auth_token = instance_from_row(get_token_model(), row)
+        auth_token.user = instance_from_row(get_user_model(), row, prefix="user__")
+        return auth_token
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'
