@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.harness import Gunicorn, PgCluster, django_env, manage
+from tests.faults.harness import PgCluster, django_env, manage
+from tests.live_gunicorn import Gunicorn
 
 
 @pytest.fixture(scope="session")

@@ -12,17 +12,11 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -31,17 +25,11 @@ from django.db import connection
 from repos_app.models import Repo
 from sessions_app.models import Session
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
+from tests.live_gunicorn import Gunicorn
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-ROOT = Path(__file__).resolve().parents[2]
 RACERS = 24
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _database_url() -> str:
@@ -53,62 +41,22 @@ def _database_url() -> str:
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
 
 
-class Instance:
-    """One gunicorn serving the project on a free loopback port."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.log = log_dir / f"gunicorn-{self.port}.log"
-        env = {
-            **os.environ,
-            "DATABASE_URL": _database_url(),
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "two-instances-test-secret-" + "x" * 40,
-            "GUNICORN_WORKERS": "2",
-            "GUNICORN_LOGLEVEL": "warning",
-            "DJANGO_LOG_LEVEL": "WARNING",
-        }
-        env.pop("REDIS_URL", None)
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    def wait_ready(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(self.base + "/readyz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (OSError, urllib.error.URLError):
-                time.sleep(0.1)
-        raise AssertionError(f"gunicorn on port {self.port} did not start:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
 @pytest.fixture
-def instances(tmp_path) -> Iterator[tuple[Instance, Instance]]:
-    pair = (Instance(tmp_path), Instance(tmp_path))
+def instances() -> Iterator[tuple[Gunicorn, Gunicorn]]:
+    """Two gunicorn instances, two workers each, over this test's PostgreSQL database."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "two-instances-test-secret-" + "x" * 40,
+        "GUNICORN_LOGLEVEL": "warning",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    pair = (Gunicorn(env), Gunicorn(env))
     try:
         for instance in pair:
-            instance.wait_ready()
+            instance.start()
         yield pair
     finally:
         for instance in pair:
