@@ -148,17 +148,7 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         "notes",
         "commits",
     )
-    readonly_fields = (
-        "session_id",
-        "repo",
-        "author",
-        "started_at",
-        "ended_at",
-        "duration",
-        "is_active",
-        "created_at",
-        "commits",
-    )
+    readonly_fields = tuple(name for name in fields if name not in EDITABLE_FIELDS)
 
     # ── Columns ───────────────────────────────────────────────────────────────
     @admin.display(description="id", ordering="session_id")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
-from django.db.transaction import non_atomic_requests
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
@@ -11,14 +10,12 @@ from musehub.api.errors import database_unavailable_response
 
 
 @require_GET
-@non_atomic_requests
 def healthz(request):
     """The process is up and serving requests (touches nothing else)."""
     return JsonResponse({"status": "ok"})
 
 
 @require_GET
-@non_atomic_requests
 def readyz(request):
     """The database is reachable: 200, or 503 with Retry-After."""
     try:
