@@ -3,9 +3,11 @@ all come through here.
 
 Concurrency is settled by the database, never by process-local locks (the service runs
 as many gunicorn workers on many machines):
-- a create first bumps its repo's ``session_count``; that UPDATE takes the repo row lock,
-  so creates on one repo are serialised and a retry of the same create sees the first
-  one's row instead of colliding with it;
+- a create inserts its row unless the id is taken (``ON CONFLICT DO NOTHING``): a retry
+  racing its first try waits on the id's unique index, then finds the first one's row.
+  It then bumps the repo's ``session_count``, which holds the repo row lock until commit:
+  a repo delete either waits for the create, or the create finds no repo and takes its
+  row back out;
 - a stop is one conditional UPDATE (``WHERE ended_at IS NULL``): of two racing stops
   exactly one matches, the other waits on the row lock and then finds it stopped;
 - a commit append locks the session row (``SELECT ... FOR UPDATE``) before merging.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -116,38 +118,8 @@ def upsert_session(
         raise ValidationError({"ended_at": ["Must not be before startedAt."]})
     commit_ids = _dedupe(commits or [])
 
-    # Takes the repo row lock until commit: creates on one repo are serialised from here.
-    if not _add_to_session_count(repo_id, 1):
-        return None, False
-
-    session_id = session_id_for(repo_id=repo_id, author=author, started_at=start)
-    existing = _session_by_id(session_id, author=author)
-    if existing is not None and not explicit_start:
-        # Same author, same microsecond: step forward until the instant is free.
-        while existing is not None:
-            start += _ONE_MICROSECOND
-            if end is not None and end < start:
-                end = start
-            session_id = session_id_for(repo_id=repo_id, author=author, started_at=start)
-            existing = _session_by_id(session_id, author=author)
-    if existing is not None:
-        _add_to_session_count(repo_id, -1)
-        _check_retry_matches(
-            existing,
-            {
-                "ended_at": end if ended_at is not None else None,
-                "participants": participants,
-                "intent": intent,
-                "location": location,
-                "notes": notes,
-                "commits": commit_ids if commits is not None else None,
-                "is_active": is_active,
-            },
-        )
-        return existing, False
-
     session = Session(
-        session_id=session_id,
+        session_id=session_id_for(repo_id=repo_id, author=author, started_at=start),
         repo_id=repo_id,
         author=author,
         started_at=start,
@@ -160,11 +132,69 @@ def upsert_session(
         is_active=end is None,
         created_at=now,
     )
-    session.save(force_insert=True)
+    while not _insert_if_new(session):
+        existing = _session_by_id(session.session_id, author=author)
+        if existing is None:  # deleted since the insert found it: try the same id again
+            continue
+        if explicit_start:  # a retry of an earlier create
+            _check_retry_matches(
+                existing,
+                {
+                    "ended_at": end if ended_at is not None else None,
+                    "participants": participants,
+                    "intent": intent,
+                    "location": location,
+                    "notes": notes,
+                    "commits": commit_ids if commits is not None else None,
+                    "is_active": is_active,
+                },
+            )
+            return existing, False
+        # The server picked the start, and this author started another session in the same
+        # microsecond: step forward until the instant is free.
+        session.started_at += _ONE_MICROSECOND
+        if session.ended_at is not None and session.ended_at < session.started_at:
+            session.ended_at = session.started_at
+        session.session_id = session_id_for(repo_id=repo_id, author=author, started_at=session.started_at)
+
+    if not _add_to_session_count(repo_id, 1):
+        # The repo is gone (deleted since the caller looked it up): take the row back out.
+        Session.objects.filter(pk=session.pk).delete()
+        return None, False
     return session, True
 
 
-# Every create looks its id up first: compiled once (musehub.api.compiled).
+def _insert_if_new(session: Session) -> bool:
+    """INSERT ``session`` unless a session with its id exists; True when it was inserted.
+
+    Hand-written, portable SQL (``ON CONFLICT DO NOTHING``: PostgreSQL 9.5+, SQLite 3.24+):
+    every create runs it, and ``Model.save()`` cost more CPU to build than the statement
+    costs to run. Values are converted by each field, as ``save()`` converts them. The
+    instance is then marked saved, as ``save()`` leaves it.
+    """
+    values = [field.get_db_prep_save(getattr(session, field.attname), connection) for field in _INSERT_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(connection.vendor), values)
+        inserted = cursor.rowcount > 0
+    if inserted:
+        session._state.adding = False
+        session._state.db = connection.alias
+    return inserted
+
+
+_INSERT_FIELDS = tuple(Session._meta.concrete_fields)
+
+
+@cache
+def _insert_sql(vendor: str) -> str:
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
+    marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    key = quote(Session._meta.pk.column)
+    return f"INSERT INTO {quote(Session._meta.db_table)} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
+
+
+# A retried create reads the first one's row: compiled once (musehub.api.compiled).
 _SESSION_BY_ID = CompiledQuery(lambda session_id: Session.objects.filter(pk=session_id).values(*columns(Session)))
 
 
