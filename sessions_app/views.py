@@ -14,6 +14,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
+from musehub.api.renderers import camelized
 from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
 from musehub.api.transactions import AtomicHandlerMixin
 from repos_app.models import repo_access
@@ -91,7 +92,8 @@ class SessionViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSe
             cursor=request.query_params.get("cursor") or None,
             filters=request.query_params,
         )
-        body = {"sessions": [session_data(row) for row in rows], "total": total, "next_cursor": next_cursor}
+        sessions = [camelized(session_data(row)) for row in rows]
+        body = {"sessions": sessions, "total": total, "next_cursor": next_cursor}
         headers = {"Link": next_link(request, next_cursor)} if next_cursor else None
         return Response(body, headers=headers)
 
@@ -105,7 +107,7 @@ class SessionViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSe
         if session is None:  # the repo was deleted since get_repo() read it
             raise NotFound("Repo not found.")
         return Response(
-            session_data(session_row(session)),
+            camelized(session_data(session_row(session))),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -113,7 +115,7 @@ class SessionViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSe
         row = services.get_session_row(repo_id=self.get_repo().pk, session_id=session_id)
         if row is None:
             raise NotFound("Session not found.")
-        return Response(session_data(row))
+        return Response(camelized(session_data(row)))
 
     def partial_update(self, request, repo_id: str, session_id: str):
         session = self._session_or_404()
@@ -141,7 +143,7 @@ class SessionViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSe
         row = services.stop_session_row(repo_id=repo.pk, session_id=session_id, **serializer.validated_data)
         if row is None:
             raise NotFound("Session not found.")
-        return Response(session_data(row))
+        return Response(camelized(session_data(row)))
 
     @extend_schema(
         summary="Append commits to a session",

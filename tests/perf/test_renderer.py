@@ -8,7 +8,7 @@ import pytest
 from django.utils.translation import gettext_lazy
 from djangorestframework_camel_case.render import CamelCaseJSONRenderer
 
-from musehub.api.renderers import JSONRenderer, camelize
+from musehub.api.renderers import JSONRenderer, camelize, camelized
 
 SAMPLES = [
     {"session_id": "a" * 64, "ended_at": None, "duration_seconds": 1.5, "is_active": False},
@@ -30,3 +30,16 @@ def test_renders_what_the_camel_case_library_renders(data) -> None:
 
 def test_values_are_never_rewritten() -> None:
     assert camelize({"some_key": "some_value", "ids": ["a_b"]}) == {"someKey": "some_value", "ids": ["a_b"]}
+
+
+def test_a_camelized_row_renders_as_the_library_renders_the_plain_row() -> None:
+    row = {"session_id": "a" * 64, "participants": ["ana_b"], "commits": ["c_d"], "is_active": True, "ended_at": None}
+    body = {"sessions": [camelized(row)], "next_cursor": None}
+    assert JSONRenderer().render(body) == CamelCaseJSONRenderer().render({"sessions": [row], "next_cursor": None})
+    assert camelized(row) == {
+        "sessionId": "a" * 64,
+        "participants": ["ana_b"],
+        "commits": ["c_d"],
+        "isActive": True,
+        "endedAt": None,
+    }
