@@ -416,23 +416,24 @@ def list_sessions(
 
     if isinstance(repo, str):
         repo = Repo.objects.only("repo_id", "session_count").get(pk=repo)
-    queryset = Session.objects.filter(repo_id=repo.pk)
-    filtered = False
+    filtered = None  # the filtered sessions' query, when a filter is given
     if filters:
-        filterset = SessionFilter(data=filters, queryset=queryset)
+        filterset = SessionFilter(data=filters, queryset=Session.objects.filter(repo_id=repo.pk))
         if not filterset.is_valid():
             raise ValidationError({name: list(errors) for name, errors in filterset.errors.items()})
-        filtered = any(filterset.form.cleaned_data.get(name) not in (None, "") for name in filterset.filters)
-        queryset = filterset.qs
-    page: KeysetPage = keyset_page(
-        queryset.values(*ROW_FIELDS),
-        keys=_NEWEST_FIRST,
-        limit=limit,
-        cursor=cursor,
-        total=None if filtered else repo.session_count,
-        # Unfiltered (the common case) the page comes from a query compiled once.
-        fetch=None if filtered else partial(_unfiltered_page, repo_id=repo.pk, limit=limit),
-    )
+        if any(filterset.form.cleaned_data.get(name) not in (None, "") for name in filterset.filters):
+            filtered = filterset.qs
+    if filtered is not None:
+        page: KeysetPage = keyset_page(filtered.values(*ROW_FIELDS), keys=_NEWEST_FIRST, limit=limit, cursor=cursor)
+    else:  # the common case: the page comes from a query compiled once, the total from the counter
+        page = keyset_page(
+            None,
+            keys=_NEWEST_FIRST,
+            limit=limit,
+            cursor=cursor,
+            total=repo.session_count,
+            fetch=partial(_unfiltered_page, repo_id=repo.pk, limit=limit),
+        )
     return page.rows, page.total, page.next_cursor
 
 

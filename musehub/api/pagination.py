@@ -90,7 +90,7 @@ def keyset_rows(
 
 
 def keyset_page(
-    rows: QuerySet,
+    rows: QuerySet | None,
     *,
     keys: tuple[str, str],
     limit: int,
@@ -103,8 +103,11 @@ def keyset_page(
     ``total`` is the count of all rows when the caller keeps it (a counter column);
     otherwise it is counted, except when the first page already holds every row.
     ``fetch(after)``, when given, reads the page's rows instead of ``keyset_rows`` (a
-    compiled query of the same shape: ``sessions_app.services``).
+    compiled query of the same shape: ``sessions_app.services``). With both given,
+    ``rows`` is not used and may be None (building a ``.values()`` query is not free).
     """
+    if rows is None and (fetch is None or total is None):
+        raise TypeError("keyset_page needs rows unless fetch and total are given")
     time_field, id_field = keys
     after = decode_cursor(cursor) if cursor else None
     page = fetch(after) if fetch is not None else list(keyset_rows(rows, keys=keys, limit=limit, after=after))
