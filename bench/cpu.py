@@ -15,6 +15,7 @@ of active sessions to stop.
 
     python bench/cpu.py                  # every scenario, mean µs per request
     python bench/cpu.py --profile get    # and cProfile's top functions for one
+    python bench/cpu.py --profile list --sort tottime
     PROFILE_REQUESTS=2000 python bench/cpu.py
 """
 
@@ -169,6 +170,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", metavar="SCENARIO", help="print cProfile's top functions for this scenario")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime, ...")
     args = parser.parse_args()
 
     setup(os.environ.get("PROFILE_DATABASE_URL", DEFAULT_URL))
@@ -200,7 +202,7 @@ def main() -> int:
         run(app, named[args.profile], REQUESTS)
         profiler.disable()
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(args.top)
+        pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.top)
         print(out.getvalue())
     return 0
 

@@ -6,7 +6,8 @@
 3. Count each scenario's queries with one request in this process.
 4. Start gunicorn with the project's own ``gunicorn.conf.py`` (settings ``bench.settings``:
    the production settings plus the reference views) on a free loopback port.
-5. Drive each scenario with ``wrk`` (``bench/wrk/scenario.lua``, real Bearer tokens), then
+5. Drive each scenario with ``wrk`` (``bench/wrk/scenario.lua``, real Bearer tokens; the
+   references three times, before, between and after the routes), then
    keep up read traffic until the workers have served 100,000 requests since warm-up, and
    compare their memory before and after.
 6. Write ``bench/RESULTS.md``.
@@ -51,6 +52,8 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 MEMORY_REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "100000"))
 #: The memory check stops after this long even if it has not reached MEMORY_REQUESTS.
 MEMORY_MAX_SECONDS = int(os.environ.get("BENCH_MEMORY_MAX_SECONDS", "600"))
+#: The in-run references every route is compared with (three runs each: measurement_order).
+REFERENCES = ("ping", "naive_list")
 STOP_POOL = 30_000  # active sessions the stop scenario stops, one per request
 WARM_STOPS = 2_000  # and those its warm-up stops
 WRITES_SLUG = "bench-writes"
@@ -170,6 +173,28 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
     mixed_reads = Scenario("mixed_reads", "the authenticated reads, in turn", "GET", f"@{WORK / 'reads.txt'}", token)
     context = {"pool_repo": pool.pk, "user_id": user.pk, "reserved_stop": warm_ids[-1]}
     return scenarios, mixed_reads, context
+
+
+def measurement_order(scenarios: list[Scenario]) -> list[Scenario]:
+    """The scenarios in the order they run: the references before, between and after the routes.
+
+    On a shared machine throughput drifts by tens of percent within minutes; a reference
+    measured once, at the start, would put that drift into every ratio. Measured three
+    times across the run, its median run is what the routes are compared with.
+    """
+    references = [s for s in scenarios if s.name in REFERENCES]
+    routes = [s for s in scenarios if s.name not in REFERENCES]
+    half = len(routes) // 2
+    return [*references, *routes[:half], *references, *routes[half:], *references]
+
+
+def median_run(measured: list[Outcome]) -> Outcome:
+    """The run with the median req/s (a run, not an average: its latencies belong to it);
+    every run's req/s is kept in ``extra["runs"]``."""
+    chosen = sorted(measured, key=lambda o: o.rps)[len(measured) // 2]
+    if len(measured) > 1:
+        chosen.extra["runs"] = [o.rps for o in measured]
+    return chosen
 
 
 def fill_stop_pool(repo_id: str, user_id: int, count: int, filename: str) -> list[str]:
@@ -368,6 +393,9 @@ def write_results(
     stops_done: int,
 ) -> list[str]:
     ping, naive = outcomes["ping"], outcomes["naive_list"]
+    reference_runs = "; ".join(
+        f"{name} " + " / ".join(f"{rps:,.0f}" for rps in outcomes[name].extra["runs"]) for name in REFERENCES
+    )
     lines = [
         "# Benchmark results",
         "",
@@ -390,6 +418,9 @@ def write_results(
             f"| {_ratio(o.rps, ping.rps)} | {_ratio(o.rps, naive.rps)} | {o.non_2xx + o.socket_errors} |"
         )
     lines += [
+        "",
+        f"Each reference ran three times, before, between and after the routes (req/s: {reference_runs}); "
+        "the table shows its median run, and every ratio is to that run.",
         "",
         f"The stop scenario stopped {stops_done:,} distinct active sessions (each request one; "
         "a request after the pool ran out would stop an already stopped one).",
@@ -473,21 +504,22 @@ def main() -> int:
         workers = server.workers()
         before = {pid: rss_kib(pid) for pid in workers}
 
-        outcomes: dict[str, Outcome] = {}
-        for s in scenarios:
+        runs: dict[str, list[Outcome]] = {s.name: [] for s in scenarios}
+        for s in measurement_order(scenarios):
             if s.name == "stop":  # filled only now: see prepare()
                 fill_stop_pool(context["pool_repo"], context["user_id"], STOP_POOL + 1, "stop.txt")
                 connection.close()
             outcome = run_wrk(server, s, DURATION)
             outcome.queries = queries[s.name]
-            outcomes[s.name] = outcome
+            runs[s.name].append(outcome)
             print(
                 f"bench: {s.name:15} {outcome.rps:8,.0f} req/s  p50 {outcome.p50_ms:6.2f} ms  "
                 f"p99 {outcome.p99_ms:6.2f} ms  non-2xx {outcome.non_2xx}",
                 file=sys.stderr,
             )
+        outcomes = {name: median_run(measured) for name, measured in runs.items()}
         stops_done = STOP_POOL + 1 - pool_active_count(context["pool_repo"])
-        served = sum(o.requests for o in outcomes.values())
+        served = sum(o.requests for measured in runs.values() for o in measured)
         rate = max(outcomes["list_small"].rps, 50.0)
         memory_deadline = time.monotonic() + MEMORY_MAX_SECONDS
         while served < MEMORY_REQUESTS and time.monotonic() < memory_deadline:
