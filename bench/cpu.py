@@ -137,6 +137,7 @@ def scenarios(data: dict) -> dict[str, Callable[[int], tuple[str, str, bytes]]]:
         "ping": lambda n: ("GET", "/bench/ping", None, b""),
         "naive_list": lambda n: ("GET", f"/bench/naive/{data['small']}", None, b""),
         "list": lambda n: ("GET", small, token, b""),
+        "list_active": lambda n: ("GET", f"{small}?active=true", token, b""),
         "get": lambda n: ("GET", f"{small}/{data['one']}", token, b""),
         "create": lambda n: (
             "POST",
