@@ -101,6 +101,9 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
 if _db["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend, with a health check that polls the socket instead of a SELECT 1
+    # round trip on every request (musehub/db/postgresql/base.py).
+    _db["ENGINE"] = "musehub.db.postgresql"
     _db["OPTIONS"] = {
         # A dead database must answer 503 quickly, not hang a worker.
         "connect_timeout": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "3")),
