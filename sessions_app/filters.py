@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import django_filters
 from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django_filters.constants import EMPTY_VALUES
 
 from musehub.api.timestamps import to_utc
 from sessions_app.models import Session
@@ -72,3 +78,36 @@ class SessionFilter(django_filters.FilterSet):
     class Meta:
         model = Session
         fields: list[str] = []
+
+
+def clean_filters(params: Mapping[str, Any]) -> dict[str, Any]:
+    """The filters given in ``params`` with a value, cleaned as ``SessionFilter``'s form
+    cleans them; ``ValidationError`` (a 422) names each invalid one.
+
+    Each filter's own form field does the cleaning, without making a FilterSet and its
+    form for the request: those deep-copy every filter and field, which cost more than
+    running the filtered page.
+    """
+    values: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    for name, declared in SessionFilter.base_filters.items():
+        raw = params.get(name)
+        if raw is None:
+            continue
+        try:
+            value = declared.field.clean(raw)
+        except forms.ValidationError as exc:
+            errors[name] = exc.messages
+            continue
+        if value not in EMPTY_VALUES:
+            values[name] = value
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+def filter_sessions(queryset: QuerySet, values: Mapping[str, Any]) -> QuerySet:
+    """``queryset`` narrowed by cleaned filter values (``clean_filters``), as the filters do."""
+    for name, value in values.items():
+        queryset = SessionFilter.base_filters[name].filter(queryset, value)
+    return queryset

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from musehub.api.compiled import CompiledQuery, columns, instance_from_row
@@ -30,6 +31,7 @@ from musehub.api.timestamps import format_timestamp, to_utc
 from musehub.errors import ConflictError, NotFoundError
 from musehub.genesis import compute_identity_id, compute_session_id
 from repos_app.models import Repo
+from sessions_app.filters import clean_filters, filter_sessions
 from sessions_app.models import Session
 
 #: Most commits one session may hold.
@@ -412,20 +414,26 @@ def list_sessions(
     ``startedBefore``); ``total`` counts every session matching them. Unfiltered, it is
     the repo's kept count, so a repo with a million sessions costs no ``COUNT(*)``.
     """
-    from sessions_app.filters import SessionFilter
-
     if isinstance(repo, str):
         repo = Repo.objects.only("repo_id", "session_count").get(pk=repo)
-    filtered = None  # the filtered sessions' query, when a filter is given
-    if filters:
-        filterset = SessionFilter(data=filters, queryset=Session.objects.filter(repo_id=repo.pk))
-        if not filterset.is_valid():
-            raise ValidationError({name: list(errors) for name, errors in filterset.errors.items()})
-        if any(filterset.form.cleaned_data.get(name) not in (None, "") for name in filterset.filters):
-            filtered = filterset.qs
-    if filtered is not None:
-        page: KeysetPage = keyset_page(filtered.values(*ROW_FIELDS), keys=_NEWEST_FIRST, limit=limit, cursor=cursor)
-    else:  # the common case: the page comes from a query compiled once, the total from the counter
+    given = clean_filters(filters) if filters else {}
+    if "participant" in given:  # compares a JSON value: the ORM builds this one each time
+        page: KeysetPage = keyset_page(
+            filter_sessions(Session.objects.filter(repo_id=repo.pk), given).values(*ROW_FIELDS),
+            keys=_NEWEST_FIRST,
+            limit=limit,
+            cursor=cursor,
+        )
+    elif given:  # active, startedAfter, startedBefore: compiled once per combination
+        page = keyset_page(
+            None,
+            keys=_NEWEST_FIRST,
+            limit=limit,
+            cursor=cursor,
+            fetch=partial(_filtered_page, repo_id=repo.pk, limit=limit, given=given),
+            count=partial(_filtered_total, repo_id=repo.pk, given=given),
+        )
+    else:  # the common case: the total is the kept counter
         page = keyset_page(
             None,
             keys=_NEWEST_FIRST,
@@ -437,8 +445,9 @@ def list_sessions(
     return page.rows, page.total, page.next_cursor
 
 
-# The page shapes of an unfiltered list (first page, page after a cursor), each compiled
-# once per page size (musehub.api.compiled).
+# The hot list queries, each compiled once per shape (musehub.api.compiled): an unfiltered
+# page (first, or after a cursor), and a page and total filtered by any of active,
+# startedAfter and startedBefore.
 _FIRST_PAGE = CompiledQuery(
     lambda repo_id, limit: keyset_rows(
         Session.objects.filter(repo_id=repo_id).values(*ROW_FIELDS), keys=_NEWEST_FIRST, limit=limit
@@ -457,11 +466,67 @@ _PAGE_AFTER = CompiledQuery(
 )
 
 
+def _matching(repo_id, active, started_after, started_before, present) -> QuerySet:
+    """The sessions of ``repo_id`` matching the filters named in ``present``."""
+    values = {"active": active, "startedAfter": started_after, "startedBefore": started_before}
+    return filter_sessions(Session.objects.filter(repo_id=repo_id), {name: values[name] for name in present})
+
+
+_FILTERED_PAGE = CompiledQuery(
+    lambda repo_id, started_after, started_before, after_time, after_id, limit, active, present, paged: keyset_rows(
+        _matching(repo_id, active, started_after, started_before, present).values(*ROW_FIELDS),
+        keys=_NEWEST_FIRST,
+        limit=limit,
+        after=(after_time, after_id) if paged else None,
+    ),
+    datetimes=("started_after", "started_before", "after_time"),
+    shape=("limit", "active", "present", "paged"),
+)
+_FILTERED_TOTAL = CompiledQuery(
+    lambda repo_id, started_after, started_before, active, present: (
+        _matching(repo_id, active, started_after, started_before, present)
+        .order_by()
+        .values("repo_id")
+        .annotate(total=Count("*"))
+    ),
+    datetimes=("started_after", "started_before"),
+    shape=("active", "present"),
+)
+
+
 def _unfiltered_page(after: tuple[datetime, str] | None, *, repo_id: str, limit: int) -> list[dict[str, Any]]:
     if after is None:
         return _FIRST_PAGE.fetch(repo_id=repo_id, limit=limit)
     after_time, after_id = after
     return _PAGE_AFTER.fetch(repo_id=repo_id, after_time=after_time, after_id=after_id, limit=limit)
+
+
+def _filter_params(given: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "active": given.get("active"),
+        "started_after": given.get("startedAfter"),
+        "started_before": given.get("startedBefore"),
+        "present": tuple(sorted(given)),
+    }
+
+
+def _filtered_page(
+    after: tuple[datetime, str] | None, *, repo_id: str, limit: int, given: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    after_time, after_id = after or (None, None)
+    return _FILTERED_PAGE.fetch(
+        repo_id=repo_id,
+        after_time=after_time,
+        after_id=after_id,
+        limit=limit,
+        paged=after is not None,
+        **_filter_params(given),
+    )
+
+
+def _filtered_total(*, repo_id: str, given: Mapping[str, Any]) -> int:
+    rows = _FILTERED_TOTAL.fetch(repo_id=repo_id, **_filter_params(given))
+    return rows[0]["total"] if rows else 0
 
 
 def stop_stale_sessions(

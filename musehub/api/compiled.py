@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +28,11 @@ class CompiledQuery:
       compared with a string column (an id);
     - for a parameter named in ``datetimes``, a sentinel instant: each value is then
       converted for the database as the ORM converts a ``DateTimeField``'s.
-    Parameters named in ``shape`` change the SQL itself (a page size becomes ``LIMIT``):
-    ``build`` gets their real values, and each distinct combination compiles once.
+    Parameters named in ``shape`` change the SQL itself (a page size becomes ``LIMIT``, a
+    filter is there or not): ``build`` gets their real values, and each distinct combination
+    compiles once. The only other values the SQL may hold are booleans (``is_active =
+    True``, from ``build`` or a shape value): they stay fixed in that compiled statement.
+    The query may annotate aggregates (``.values("repo_id").annotate(total=Count("*"))``).
     """
 
     def __init__(
@@ -38,7 +42,7 @@ class CompiledQuery:
         self._bound = tuple(name for name in inspect.signature(build).parameters if name not in shape)
         self._datetimes = datetimes
         self._shape = shape
-        self._compiled: dict[tuple, tuple[str, tuple[str, ...], tuple[str, ...], dict]] = {}
+        self._compiled: dict[tuple, tuple[str, tuple[str | _Constant, ...], tuple[str, ...], dict]] = {}
 
     def _placeholder(self, name: str, position: int) -> Any:
         if name in self._datetimes:
@@ -52,15 +56,18 @@ class CompiledQuery:
         connection = connections[using]
         placeholders = {name: self._placeholder(name, i) for i, name in enumerate(self._bound)}
         query = self._build(**placeholders, **shape).query
-        if query.extra_select or query.annotation_select or not query.values_select:
-            raise TypeError("CompiledQuery needs a .values() query of plain fields")
+        if query.extra_select or not query.values_select:
+            raise TypeError("CompiledQuery needs a .values() query of fields (and aggregates)")
         compiler = query.get_compiler(using)
         sql, params = compiler.as_sql()
         slots = {self._to_db(name, value, connection): name for name, value in placeholders.items()}
-        if any(param not in slots for param in params):  # a value that is not a parameter
+        # A bool is never a placeholder, so it cannot be one the ORM transformed on its way.
+        if any(not isinstance(param, bool) and param not in slots for param in params):
             raise TypeError("CompiledQuery parameters must be the build function's arguments")
+        bindings = tuple(_Constant(param) if isinstance(param, bool) else slots[param] for param in params)
         fields = [column for column, _, _ in compiler.select[: compiler.col_count]]
-        compiled = (sql, tuple(slots[param] for param in params), query.values_select, compiler.get_converters(fields))
+        names = (*query.values_select, *query.annotation_select)  # as ValuesIterable names them
+        compiled = (sql, bindings, names, compiler.get_converters(fields))
         self._compiled[key] = compiled
         return compiled
 
@@ -68,10 +75,14 @@ class CompiledQuery:
         """The rows for these parameter values, as dicts keyed like ``.values()``."""
         shape = {name: params[name] for name in self._shape}
         key = (using, *shape.values())
-        sql, slots, names, converters = self._compiled.get(key) or self._compile(key, using, shape)
+        sql, bindings, names, converters = self._compiled.get(key) or self._compile(key, using, shape)
         connection = connections[using]
+        values = [
+            binding.value if isinstance(binding, _Constant) else self._to_db(binding, params[binding], connection)
+            for binding in bindings
+        ]
         with connection.cursor() as cursor:
-            cursor.execute(sql, [self._to_db(name, params[name], connection) for name in slots])
+            cursor.execute(sql, values)
             rows = cursor.fetchall()
         result = []
         for row in rows:
@@ -84,6 +95,13 @@ class CompiledQuery:
 
 
 _DATETIME = DateTimeField()
+
+
+@dataclass(frozen=True, slots=True)
+class _Constant:
+    """A value fixed in a compiled statement (a boolean), bound as it is on every run."""
+
+    value: bool
 
 
 def columns(model: type[Model]) -> list[str]:

@@ -97,17 +97,19 @@ def keyset_page(
     cursor: str | None = None,
     total: int | None = None,
     fetch: Callable[[tuple[datetime, str] | None], list[dict[str, Any]]] | None = None,
+    count: Callable[[], int] | None = None,
 ) -> KeysetPage:
     """One page of ``rows`` (a ``.values()`` queryset) ordered by ``keys``, both descending.
 
     ``total`` is the count of all rows when the caller keeps it (a counter column);
-    otherwise it is counted, except when the first page already holds every row.
-    ``fetch(after)``, when given, reads the page's rows instead of ``keyset_rows`` (a
-    compiled query of the same shape: ``sessions_app.services``). With both given,
-    ``rows`` is not used and may be None (building a ``.values()`` query is not free).
+    otherwise it is counted (by ``count()`` when given), except when the first page
+    already holds every row. ``fetch(after)``, when given, reads the page's rows instead of
+    ``keyset_rows`` (a compiled query of the same shape: ``sessions_app.services``). With
+    ``fetch`` and a ``total`` or ``count``, ``rows`` is not used and may be None (building a
+    ``.values()`` query is not free).
     """
-    if rows is None and (fetch is None or total is None):
-        raise TypeError("keyset_page needs rows unless fetch and total are given")
+    if rows is None and (fetch is None or (total is None and count is None)):
+        raise TypeError("keyset_page needs rows unless fetch, and total or count, are given")
     time_field, id_field = keys
     after = decode_cursor(cursor) if cursor else None
     page = fetch(after) if fetch is not None else list(keyset_rows(rows, keys=keys, limit=limit, after=after))
@@ -117,7 +119,10 @@ def keyset_page(
         last = page[-1]
         next_cursor = encode_cursor(last[time_field], last[id_field])
     if total is None:
-        total = len(page) if not cursor and next_cursor is None else rows.order_by().count()
+        if not cursor and next_cursor is None:
+            total = len(page)
+        else:
+            total = count() if count is not None else rows.order_by().count()
     return KeysetPage(rows=page, total=total, next_cursor=next_cursor)
 
 

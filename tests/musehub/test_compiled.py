@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db.models import Count
 
 from musehub.api.compiled import CompiledQuery
 from sessions_app.models import Session
@@ -47,3 +48,23 @@ def test_a_value_that_is_not_a_parameter_is_refused(user) -> None:
     fixed = CompiledQuery(lambda repo_id: Session.objects.filter(repo_id=repo_id, notes="x").values("session_id"))
     with pytest.raises(TypeError):
         fixed.fetch(repo_id=make_repo(owner=user).pk)
+
+
+ACTIVE_COUNT = CompiledQuery(
+    lambda repo_id, active: (
+        Session.objects.filter(repo_id=repo_id, is_active=active).order_by().values("repo_id").annotate(n=Count("*"))
+    ),
+    shape=("active",),
+)
+
+
+def test_a_boolean_shape_and_an_aggregate_compile_to_what_the_orm_counts(user) -> None:
+    repo = make_repo(owner=user)
+    for i in range(5):
+        start = T0 + timedelta(minutes=i)
+        make_session(repo, started_at=start, ended_at=start + timedelta(seconds=1) if i < 2 else None)
+    for active in (True, False, True):  # each compiled once, then reused
+        expected = Session.objects.filter(repo=repo, is_active=active).count()
+        assert ACTIVE_COUNT.fetch(repo_id=repo.pk, active=active) == [{"repo_id": repo.pk, "n": expected}]
+    assert [ACTIVE_COUNT.fetch(repo_id=repo.pk, active=a)[0]["n"] for a in (True, False)] == [3, 2]
+    assert ACTIVE_COUNT.fetch(repo_id=make_repo(owner=user).pk, active=True) == []
