@@ -6,14 +6,15 @@
 3. Count each scenario's queries with one request in this process.
 4. Start gunicorn with the project's own ``gunicorn.conf.py`` (settings ``bench.settings``:
    the production settings plus the reference views) on a free loopback port.
-5. Drive each scenario with ``wrk`` (``bench/wrk/scenario.lua``, real Bearer tokens; the
-   references three times, before, between and after the routes), then
+5. Drive each scenario with ``wrk`` (``bench/wrk/scenario.lua``, real Bearer tokens),
+   ``BENCH_ROUNDS`` (3) times in rounds, and keep each one's median run; then
    keep up read traffic until the workers have served 100,000 requests since warm-up, and
    compare their memory before and after.
 6. Write ``bench/RESULTS.md``.
 
 Knobs (environment): BENCH_DATABASE_URL, BENCH_DURATION (seconds per scenario, 10),
-BENCH_WARMUP (2), BENCH_THREADS (2), BENCH_CONNECTIONS (16), BENCH_MEMORY_REQUESTS (100000).
+BENCH_ROUNDS (3), BENCH_WARMUP (2), BENCH_THREADS (2), BENCH_CONNECTIONS (16),
+BENCH_MEMORY_REQUESTS (100000).
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "16"))
 MEMORY_REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "100000"))
 #: The memory check stops after this long even if it has not reached MEMORY_REQUESTS.
 MEMORY_MAX_SECONDS = int(os.environ.get("BENCH_MEMORY_MAX_SECONDS", "600"))
-#: The in-run references every route is compared with (three runs each: measurement_order).
-REFERENCES = ("ping", "naive_list")
-STOP_POOL = 30_000  # active sessions the stop scenario stops, one per request
+#: Every scenario runs this many times, one round after another; its median run is reported.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+STOP_POOL = 10_000  # active sessions a stop run stops, one per request
 WARM_STOPS = 2_000  # and those its warm-up stops
 WRITES_SLUG = "bench-writes"
 POOL_SLUG = "bench-stop-pool"
@@ -127,8 +128,7 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
     # (Tens of thousands of extra active sessions would also mislead the planner about
     # the active=true scenario, which runs before the stop pool is filled.)
     for repo in (writes, pool, warm_pool):
-        Session.objects.filter(repo=repo).delete()
-        Repo.objects.filter(pk=repo.pk).update(session_count=0)
+        empty_repo(repo.pk)
     warm_ids = fill_stop_pool(warm_pool.pk, user.pk, WARM_STOPS + 1, "stop-warmup.txt")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE sessions_app_session")
@@ -175,19 +175,6 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
     return scenarios, mixed_reads, context
 
 
-def measurement_order(scenarios: list[Scenario]) -> list[Scenario]:
-    """The scenarios in the order they run: the references before, between and after the routes.
-
-    On a shared machine throughput drifts by tens of percent within minutes; a reference
-    measured once, at the start, would put that drift into every ratio. Measured three
-    times across the run, its median run is what the routes are compared with.
-    """
-    references = [s for s in scenarios if s.name in REFERENCES]
-    routes = [s for s in scenarios if s.name not in REFERENCES]
-    half = len(routes) // 2
-    return [*references, *routes[:half], *references, *routes[half:], *references]
-
-
 def median_run(measured: list[Outcome]) -> Outcome:
     """The run with the median req/s (a run, not an average: its latencies belong to it);
     every run's req/s is kept in ``extra["runs"]``."""
@@ -195,6 +182,15 @@ def median_run(measured: list[Outcome]) -> Outcome:
     if len(measured) > 1:
         chosen.extra["runs"] = [o.rps for o in measured]
     return chosen
+
+
+def empty_repo(repo_id: str) -> None:
+    """Delete the sessions of ``repo_id`` (one the benchmark fills itself)."""
+    from repos_app.models import Repo
+    from sessions_app.models import Session
+
+    Session.objects.filter(repo_id=repo_id).delete()
+    Repo.objects.filter(pk=repo_id).update(session_count=0)
 
 
 def fill_stop_pool(repo_id: str, user_id: int, count: int, filename: str) -> list[str]:
@@ -393,9 +389,6 @@ def write_results(
     stops_done: int,
 ) -> list[str]:
     ping, naive = outcomes["ping"], outcomes["naive_list"]
-    reference_runs = "; ".join(
-        f"{name} " + " / ".join(f"{rps:,.0f}" for rps in outcomes[name].extra["runs"]) for name in REFERENCES
-    )
     lines = [
         "# Benchmark results",
         "",
@@ -419,11 +412,17 @@ def write_results(
         )
     lines += [
         "",
-        f"Each reference ran three times, before, between and after the routes (req/s: {reference_runs}); "
-        "the table shows its median run, and every ratio is to that run.",
+        f"Each scenario ran {ROUNDS} times, in rounds (every scenario once per round, in the order above), "
+        "and the table shows its median run by req/s; every ratio is between median runs. Each run's "
+        "req/s: "
+        + "; ".join(
+            f"{name} " + " / ".join(f"{rps:,.0f}" for rps in outcomes[name].extra.get("runs", [])) for name in outcomes
+        )
+        + ".",
         "",
-        f"The stop scenario stopped {stops_done:,} distinct active sessions (each request one; "
-        "a request after the pool ran out would stop an already stopped one).",
+        f"The stop runs stopped {stops_done:,} active sessions in all (each request one, from a "
+        f"pool of {STOP_POOL:,} refilled for each run; a request after a pool ran out would stop "
+        "an already stopped one).",
         "",
         "## Targets (issue 5)",
         "",
@@ -504,21 +503,29 @@ def main() -> int:
         workers = server.workers()
         before = {pid: rss_kib(pid) for pid in workers}
 
+        # Rounds, not one long run per scenario: throughput on a shared machine drifts by tens
+        # of percent within minutes, and a drift during one scenario's only run would land
+        # in every ratio taken to it. Each scenario's median run is the one reported.
         runs: dict[str, list[Outcome]] = {s.name: [] for s in scenarios}
-        for s in measurement_order(scenarios):
-            if s.name == "stop":  # filled only now: see prepare()
-                fill_stop_pool(context["pool_repo"], context["user_id"], STOP_POOL + 1, "stop.txt")
-                connection.close()
-            outcome = run_wrk(server, s, DURATION)
-            outcome.queries = queries[s.name]
-            runs[s.name].append(outcome)
-            print(
-                f"bench: {s.name:15} {outcome.rps:8,.0f} req/s  p50 {outcome.p50_ms:6.2f} ms  "
-                f"p99 {outcome.p99_ms:6.2f} ms  non-2xx {outcome.non_2xx}",
-                file=sys.stderr,
-            )
+        stops_done = 0
+        for round_number in range(1, ROUNDS + 1):
+            for s in scenarios:
+                if s.name == "stop":  # filled only now, and emptied after: see prepare()
+                    fill_stop_pool(context["pool_repo"], context["user_id"], STOP_POOL + 1, "stop.txt")
+                    connection.close()
+                outcome = run_wrk(server, s, DURATION)
+                outcome.queries = queries[s.name]
+                runs[s.name].append(outcome)
+                print(
+                    f"bench: round {round_number}/{ROUNDS} {s.name:15} {outcome.rps:8,.0f} req/s  "
+                    f"p50 {outcome.p50_ms:6.2f} ms  p99 {outcome.p99_ms:6.2f} ms  non-2xx {outcome.non_2xx}",
+                    file=sys.stderr,
+                )
+                if s.name == "stop":
+                    stops_done += STOP_POOL + 1 - pool_active_count(context["pool_repo"])
+                    empty_repo(context["pool_repo"])
+                    connection.close()
         outcomes = {name: median_run(measured) for name, measured in runs.items()}
-        stops_done = STOP_POOL + 1 - pool_active_count(context["pool_repo"])
         served = sum(o.requests for measured in runs.values() for o in measured)
         rate = max(outcomes["list_small"].rps, 50.0)
         memory_deadline = time.monotonic() + MEMORY_MAX_SECONDS
