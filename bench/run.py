@@ -376,7 +376,8 @@ def environment(database_url: str) -> dict[str, str]:
         "psycopg / gunicorn": f"{psycopg.__version__} / {gunicorn.__version__}",
         "PostgreSQL": pg_version,
         "wrk": (wrk.stdout + wrk.stderr).splitlines()[0] if (wrk.stdout + wrk.stderr) else "unknown",
-        "Load": f"wrk -t{THREADS} -c{CONNECTIONS}, {DURATION} s per scenario after a {WARMUP} s warm-up",
+        "Load": f"wrk -t{THREADS} -c{CONNECTIONS}, {DURATION} s per scenario and round, {ROUNDS} rounds, "
+        f"after a {WARMUP} s warm-up",
     }
 
 
