@@ -64,6 +64,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = self.connection
         if connection is None or connection.closed:
             return False
+        if not hasattr(select, "poll"):  # Windows: no poll(); Django's own check
+            return super().is_usable()
         try:
             poller = select.poll()
             poller.register(connection.fileno(), select.POLLIN)
