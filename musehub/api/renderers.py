@@ -57,7 +57,7 @@ def camelize(data: Any) -> Any:
     return data
 
 
-_CONTAINERS = (dict, list, tuple)  # Camelized is a dict
+_CONTAINERS = (dict, list, tuple)  # a Camelized is a dict: camelize() hands it back as it is
 
 
 def _other_key(key: Any) -> Any:
