@@ -51,7 +51,8 @@ def test_repo_list_costs_the_same_whatever_the_page_size(client, n, django_asser
     assert len(page.json()["repos"]) == 3
     assert page.json()["total"] == n
     with django_assert_max_num_queries(5):
-        client.get(f"/api/repos?limit=3&cursor={page.json()['nextCursor']}", headers=headers)
+        second = client.get(f"/api/repos?limit=3&cursor={page.json()['nextCursor']}", headers=headers)
+    assert second.status_code == 200, second.content
 
 
 def test_repo_list_query_count_does_not_grow_with_rows(client) -> None:
@@ -90,7 +91,8 @@ def shared_repo():
 def test_repo_get(client, shared_repo, django_assert_max_num_queries) -> None:
     repo, headers = shared_repo
     with django_assert_max_num_queries(SIGNED_IN_GET - 1):  # the repo is the row
-        client.get(f"/api/repos/{repo.pk}", headers=headers)
+        response = client.get(f"/api/repos/{repo.pk}", headers=headers)
+    assert response.status_code == 200, response.content
 
 
 def test_session_list(client, shared_repo, django_assert_max_num_queries) -> None:
@@ -100,14 +102,16 @@ def test_session_list(client, shared_repo, django_assert_max_num_queries) -> Non
     assert len(response.json()["sessions"]) == 5
     assert response.json()["total"] == 20
     with django_assert_max_num_queries(SIGNED_IN_GET):
-        client.get(f"/api/repos/{repo.pk}/sessions?limit=200", headers=headers)
+        response = client.get(f"/api/repos/{repo.pk}/sessions?limit=200", headers=headers)
+    assert len(response.json()["sessions"]) == 20
 
 
 def test_session_get(client, shared_repo, django_assert_max_num_queries) -> None:
     repo, headers = shared_repo
     session_id = repo.sessions.values_list("pk", flat=True)[0]
     with django_assert_max_num_queries(SIGNED_IN_GET):
-        client.get(f"/api/repos/{repo.pk}/sessions/{session_id}", headers=headers)
+        response = client.get(f"/api/repos/{repo.pk}/sessions/{session_id}", headers=headers)
+    assert response.json()["sessionId"] == session_id
 
 
 def test_collaborator_list(client, shared_repo, django_assert_max_num_queries) -> None:
