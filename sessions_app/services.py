@@ -287,10 +287,7 @@ def stop_session(
     ``ended_at`` defaults to now, or to ``started_at`` if that is later. A session that
     already ended keeps its first ``ended_at`` (and notes): stopping it changes nothing.
     """
-    stopped = _stop(repo_id=repo_id, session_id=session_id, ended_at=ended_at, notes=notes)
-    session = get_session(repo_id=repo_id, session_id=session_id)
-    _refuse_if_still_active(stopped=stopped, active=session is not None and session.is_active)
-    return session
+    return _stop_and_read(get_session, repo_id=repo_id, session_id=session_id, ended_at=ended_at, notes=notes)
 
 
 @transaction.atomic(savepoint=False)
@@ -303,10 +300,18 @@ def stop_session_row(
 ) -> dict[str, Any] | None:
     """``stop_session`` for ``POST .../stop``: the same rule, the session read back as an
     API row (``get_session_row``) instead of a model instance."""
+    return _stop_and_read(get_session_row, repo_id=repo_id, session_id=session_id, ended_at=ended_at, notes=notes)
+
+
+def _stop_and_read(read: Callable[..., Any], *, repo_id: str, session_id: str, ended_at, notes) -> Any:
+    """The stop rule, then the session as ``read`` loads it (an instance or an API row)."""
     stopped = _stop(repo_id=repo_id, session_id=session_id, ended_at=ended_at, notes=notes)
-    row = get_session_row(repo_id=repo_id, session_id=session_id)
-    _refuse_if_still_active(stopped=stopped, active=row is not None and row["is_active"])
-    return row
+    found = read(repo_id=repo_id, session_id=session_id)
+    active = found is not None and (found["is_active"] if isinstance(found, dict) else found.is_active)
+    # Not stopped yet still active: the given endedAt is before the session's start.
+    if not stopped and active:
+        raise ValidationError({"ended_at": ["Must not be before the session's startedAt."]})
+    return found
 
 
 def _stop(*, repo_id: str, session_id: str, ended_at: datetime | None, notes: str | None) -> bool:
@@ -338,12 +343,6 @@ def _stop(*, repo_id: str, session_id: str, ended_at: datetime | None, notes: st
             [*set_params, *where_params],
         )
         return cursor.rowcount > 0
-
-
-def _refuse_if_still_active(*, stopped: bool, active: bool) -> None:
-    # Not stopped yet still active: the given endedAt is before the session's start.
-    if not stopped and active:
-        raise ValidationError({"ended_at": ["Must not be before the session's startedAt."]})
 
 
 @transaction.atomic(savepoint=False)
