@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import replace
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
@@ -122,15 +121,16 @@ def repo_delete(*, repo: Repo) -> None:
     repo.delete()
 
 
-def _user_by_username(username: str):
+def _can_be_username(name: str) -> bool:
+    """False for a string no user can have: longer than the field, or holding U+0000
+    (which PostgreSQL cannot even compare with a column)."""
     user_model = get_user_model()
-    max_length = user_model._meta.get_field(user_model.USERNAME_FIELD).max_length
-    # A name no user can have (PostgreSQL cannot even compare a string holding U+0000)
-    # is simply an unknown user.
-    if "\x00" in username or len(username) > max_length:
-        user = None
-    else:
-        user = user_model.objects.filter(username=username).first()
+    return "\x00" not in name and len(name) <= user_model._meta.get_field(user_model.USERNAME_FIELD).max_length
+
+
+def _user_by_username(username: str):
+    # A name no user can have is simply an unknown user.
+    user = get_user_model().objects.filter(username=username).first() if _can_be_username(username) else None
     if user is None:
         raise NotFoundError(f"No user named '{username}'.")
     return user
@@ -166,18 +166,14 @@ def list_repos(*, user, owner: str | None = None, limit: int = 50, cursor: str |
     """The repos ``user`` may read, newest first, one keyset page at a time."""
     queryset = Repo.objects.all()
     if owner:
-        if "\x00" in owner or len(owner) > 150:
+        if not _can_be_username(owner):
             raise ValidationError({"owner": ["Must be a username."]})
         queryset = queryset.filter(owner__username=owner)
-    # total=0 stands in until we know whether a count is needed: keyset_page would count
-    # through the page's query (an OR over every repo, plus the owner join).
-    page = keyset_page(
+    return keyset_page(
         queryset.for_user(user).values(*REPO_ROW_FIELDS),
         keys=("created_at", "repo_id"),
         limit=limit,
         cursor=cursor,
-        total=0,
+        # Not a count through the page's query (an OR over every repo, plus the owner join).
+        count=lambda: queryset.count_for_user(user),
     )
-    holds_everything = not cursor and page.next_cursor is None
-    total = len(page.rows) if holds_everything else queryset.count_for_user(user)
-    return replace(page, total=total)
