@@ -12,6 +12,11 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -35,18 +40,49 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEV_SECRET_KEY = "django-insecure-musehub-development-only-key-do-not-deploy"
+#: The only hosts DEBUG may serve: its pages (tracebacks, settings) are for the developer's machine.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def refuse_unsafe_start(*, debug: bool, secret_key: str, allowed_hosts: list[str]) -> None:
+    """Raise ``ImproperlyConfigured`` for a configuration that must not serve anything.
+
+    The one place that decides it (SPEC "Limits added"); ``musehub.startup`` turns the
+    error into the one-line refusal of ``manage.py`` and gunicorn. The secret rules are
+    Django's own deploy check (security.W009), so ``check --deploy`` can never disagree.
+    """
+    if debug:
+        public = [host for host in allowed_hosts if host.lower() not in LOOPBACK_HOSTS]
+        if public:
+            # A deployment that forgot DJANGO_DEBUG=0 would serve tracebacks and sign with
+            # the public development key; refuse rather than run like that silently.
+            raise ImproperlyConfigured(
+                f"DJANGO_DEBUG is on (the default) while DJANGO_ALLOWED_HOSTS names {', '.join(public)}: "
+                "debug mode serves only localhost, 127.0.0.1 and [::1]; set DJANGO_DEBUG=0 to deploy"
+            )
+        return
+    weak = (
+        secret_key == DEV_SECRET_KEY
+        or secret_key.startswith(SECRET_KEY_INSECURE_PREFIX)
+        or len(secret_key) < SECRET_KEY_MIN_LENGTH
+        or len(set(secret_key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+    )
+    if weak:
+        # Signed data (admin sessions, CSRF) would be forgeable by anyone who read this
+        # file, or who guessed a short key.
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a real secret when DJANGO_DEBUG=0: "
+            f"at least {SECRET_KEY_MIN_LENGTH} characters, {SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them "
+            f"distinct, not the development key (generate one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))")'
+        )
+
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-# Unset or empty means the development key (an empty one is refused below with DEBUG off).
+# Unset or empty means the development key (refused below with DEBUG off).
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
-    # Signed data (admin sessions, CSRF) would be forgeable by anyone who read this file.
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY must be set to a real secret when DJANGO_DEBUG=0 "
-        '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))")'
-    )
-
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+refuse_unsafe_start(debug=DEBUG, secret_key=SECRET_KEY, allowed_hosts=ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
