@@ -35,6 +35,20 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0), got {raw!r}")
 
 
+def env_seconds(name: str, default: float) -> float:
+    """Read a duration in seconds (a number, 0 or more)."""
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a number of seconds (0 or more), got {raw!r}")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -136,18 +150,28 @@ TEMPLATES = [
 # ── Database ──────────────────────────────────────────────────────────────────
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+#: Seconds a statement may run before PostgreSQL cancels it (the request answers 503); 0: no limit.
+DATABASE_STATEMENT_TIMEOUT = env_seconds("DATABASE_STATEMENT_TIMEOUT", 15)
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with a health check that polls the socket instead of a SELECT 1
     # round trip on every request (musehub/db/postgresql/base.py).
     _db["ENGINE"] = "musehub.db.postgresql"
+    _url_options = _db.get("OPTIONS", {})
+    _statement_timeout = f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT * 1000)}"
     _db["OPTIONS"] = {
         # A dead database must answer 503 quickly, not hang a worker.
         "connect_timeout": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "3")),
+        # The server cancels a statement running longer (QueryCanceled: 503). A `-c` in the
+        # URL's own `options` comes later, so it wins.
+        "options": f"{_statement_timeout} {_url_options.pop('options', '')}".strip(),
+        # ... and a server too frozen to cancel anything is given up on one second later,
+        # client side (musehub/db/postgresql/base.py says why TCP cannot tell).
+        "answer_timeout": DATABASE_STATEMENT_TIMEOUT + 1 if DATABASE_STATEMENT_TIMEOUT else None,
         # Bind parameters on the server so psycopg can prepare the hot statements after
         # their second use: PostgreSQL then skips planning (PERF-NOTES: ~+35% on lists).
         "server_side_binding": True,
         "prepare_threshold": 2,
-        **_db.get("OPTIONS", {}),
+        **_url_options,
     }
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_MAX_AGE"] = 0
