@@ -109,7 +109,7 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
     from django.db import connection
     from knox.models import AuthToken
 
-    from musehub.api.pagination import encode_cursor
+    from musehub.core.keyset import encode_cursor
     from repos_app.models import Repo
     from repos_app.services import repo_create
     from sessions_app.models import Session
@@ -121,7 +121,7 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
     small = repos.get(slug="small-0000")
     big = repos.get(slug=seed.BIG_SLUG)
     writes, pool, warm_pool = (
-        repos.filter(slug=slug).first() or repo_create(owner=user, name=slug)
+        repos.filter(slug=slug).first() or Repo.objects.get(pk=repo_create(owner=user, name=slug)["repo_id"])
         for slug in (WRITES_SLUG, POOL_SLUG, WARM_POOL_SLUG)
     )
     # What earlier runs created or left active goes: the data set is the seeded one again.

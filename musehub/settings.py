@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
+    "musehub.core",
     "repos_app",
     "sessions_app",
 ]
