@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
         "musehub.api.schema.camelize_path_parameters",
+        "musehub.api.schema.document_common_errors",
+        "musehub.api.schema.link_created_resources",
     ],
 }
 
