@@ -2,7 +2,8 @@
 
 The rates come from settings (``DJANGO_THROTTLE_ANON`` / ``DJANGO_THROTTLE_USER``); these
 tests lower them to a handful per minute. Across real gunicorn worker processes the same
-is shown in ``tests/faults/test_gunicorn_faults.py``.
+is shown in ``tests/hardening/test_throttle_workers.py`` (exact counts) and
+``tests/faults/test_gunicorn_http.py``.
 """
 
 from __future__ import annotations
