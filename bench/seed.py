@@ -123,7 +123,16 @@ def is_seeded() -> bool:
     )
 
 
-def session_lines(repo_id: str, author_id: int, count: int, *, active_every: int, spacing: timedelta) -> Iterator[str]:
+def session_lines(
+    repo_id: str,
+    author_id: int,
+    count: int,
+    *,
+    active_every: int,
+    spacing: timedelta,
+    intent: str = "bench take",
+    with_commits: bool = True,
+) -> Iterator[str]:
     """COPY text lines of ``count`` sessions of one repo, ``spacing`` apart, oldest first."""
     from musehub.api.timestamps import format_timestamp
     from musehub.genesis import compute_identity_id, compute_session_id
@@ -135,7 +144,7 @@ def session_lines(repo_id: str, author_id: int, count: int, *, active_every: int
         started_text = format_timestamp(started)
         active = i % active_every == active_every - 1
         ended = r"\N" if active else format_timestamp(started + timedelta(minutes=30))
-        commits = f'["{i:064x}","{i + 1:064x}"]'
+        commits = f'["{i:064x}","{i + 1:064x}"]' if with_commits else "[]"
         yield (
             "\t".join(
                 (
@@ -147,7 +156,7 @@ def session_lines(repo_id: str, author_id: int, count: int, *, active_every: int
                     participants,
                     commits,
                     "",
-                    "bench take",
+                    intent,
                     "Studio A",
                     "t" if active else "f",
                     started_text,
@@ -157,8 +166,9 @@ def session_lines(repo_id: str, author_id: int, count: int, *, active_every: int
         )
 
 
-def copy_sessions(batches: list[tuple[str, int, int, timedelta]], author_id: int, label: str) -> None:
-    """COPY the sessions of each (repo_id, count, active_every, spacing) and set each repo's count."""
+def copy_sessions(batches: list[tuple[str, int, int, timedelta]], author_id: int, label: str, **shape) -> None:
+    """COPY the sessions of each (repo_id, count, active_every, spacing) and set each repo's count;
+    ``shape`` (``intent``, ``with_commits``) goes to ``session_lines``."""
     from django.db import connection
 
     total = sum(count for _, count, _, _ in batches)
@@ -169,7 +179,9 @@ def copy_sessions(batches: list[tuple[str, int, int, timedelta]], author_id: int
         with raw.copy(f"COPY sessions_app_session ({columns}) FROM STDIN") as copy:
             for repo_id, count, active_every, spacing in batches:
                 chunk: list[str] = []
-                for line in session_lines(repo_id, author_id, count, active_every=active_every, spacing=spacing):
+                for line in session_lines(
+                    repo_id, author_id, count, active_every=active_every, spacing=spacing, **shape
+                ):
                     chunk.append(line)
                     if len(chunk) == 10_000:
                         copy.write("".join(chunk))
