@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
     "musehub.core",
+    "musehub.api",  # the throttle counters' table
     "repos_app",
     "sessions_app",
 ]
@@ -123,6 +124,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "musehub.api.middleware.ApiErrorMiddleware",
+    "musehub.api.throttling.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -190,7 +192,7 @@ _db["ATOMIC_REQUESTS"] = False
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# ── Cache (shared across workers: throttling state) ──────────────────────────
+# ── Cache ─────────────────────────────────────────────────────────────────────
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -207,6 +209,20 @@ else:
             "LOCATION": "musehub_cache",
         }
     }
+
+# ── Throttle counters (shared by every worker and instance) ───────────────────
+# One atomic statement per request, no disk flush waited for (musehub/api/counters.py):
+# Redis when REDIS_URL is set; else an UNLOGGED table on PostgreSQL, or on SQLite a small
+# database file of its own beside the main one.
+if REDIS_URL:
+    THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.RedisCounters", "LOCATION": REDIS_URL}
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
+    THROTTLE_COUNTERS = {
+        "BACKEND": "musehub.api.counters.SQLiteCounters",
+        "LOCATION": f"{_db['NAME']}-throttle",
+    }
+else:
+    THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.DatabaseCounters", "LOCATION": "default"}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
