@@ -11,7 +11,7 @@ Bounded: a fixed number of examples per operation and mode with a fixed seed
 (``derandomize``), about half a minute in all; raise ``MUSEHUB_FUZZ_EXAMPLES`` to dig deeper.
 
 The stateful phase then chains calls along the schema's OpenAPI links (create a repo, a
-session in it, then get, edit, stop, delete that session): 60 scenarios of up to 8 calls,
+session in it, then get, edit, stop, delete that session): 40 scenarios of up to 8 calls,
 about half a minute; ``MUSEHUB_FUZZ_SCENARIOS`` raises it.
 """
 
@@ -120,7 +120,7 @@ def test_fuzz_operation(world, method, path, mode):
 
 # ── stateful: sequences of calls that follow the schema's links ───────────────
 #: Scenarios and calls per scenario of the stateful phase (bounded: about half a minute).
-STATEFUL_SCENARIOS = int(os.environ.get("MUSEHUB_FUZZ_SCENARIOS", "60"))
+STATEFUL_SCENARIOS = int(os.environ.get("MUSEHUB_FUZZ_SCENARIOS", "40"))
 STATEFUL_STEPS = 8
 #: The same schema, generating valid input only: invalid input is the stateless phase's job
 #: (every operation, both modes); here each step should succeed, so the next one reaches
