@@ -135,7 +135,7 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
     from django.db import connection
     from knox.models import AuthToken
 
-    from musehub.api.pagination import encode_cursor
+    from musehub.core.keyset import encode_cursor
     from repos_app.models import Repo
     from repos_app.services import repo_create
     from sessions_app.models import Session
@@ -147,7 +147,8 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
     small = repos.get(slug="small-0000")
     big = repos.get(slug=seed.BIG_SLUG)
     writes, pool, warm_pool, vs_list, vs_writes, vs_pool = (
-        repos.filter(slug=slug).first() or repo_create(owner=user, name=slug, visibility="private")
+        repos.filter(slug=slug).first()
+        or Repo.objects.get(pk=repo_create(owner=user, name=slug, visibility="private")["repo_id"])
         for slug in (WRITES_SLUG, POOL_SLUG, WARM_POOL_SLUG, *VS_SLUGS.values())
     )
     # What earlier runs created or left active goes: the data set is the seeded one again.
@@ -734,8 +735,8 @@ def count_all(scenarios: list[Scenario], vs: list[Scenario], context: dict) -> d
     from django.test.utils import override_settings
 
     stores = {
-        "default": {"BACKEND": "musehub.api.counters.DatabaseCounters", "LOCATION": "default"},
-        "redis": {"BACKEND": "musehub.api.counters.RedisCounters", "LOCATION": REDIS_URL},
+        "default": {"BACKEND": "musehub.core.counters.DatabaseCounters", "LOCATION": "default"},
+        "redis": {"BACKEND": "musehub.core.counters.RedisCounters", "LOCATION": REDIS_URL},
     }
     reserved = list(context["reserved_stops"])
     counts = {}

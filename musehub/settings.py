@@ -61,7 +61,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
-    "musehub.api",  # the throttle counters' table
+    "musehub.core",
     "repos_app",
     "sessions_app",
 ]
@@ -150,18 +150,18 @@ else:
     }
 
 # ── Throttle counters (shared by every worker and instance) ───────────────────
-# One atomic statement per request, no disk flush waited for (musehub/api/counters.py):
+# One atomic statement per request, no disk flush waited for (musehub/core/counters.py):
 # Redis when REDIS_URL is set; else an UNLOGGED table on PostgreSQL, or on SQLite a small
 # database file of its own beside the main one.
 if REDIS_URL:
-    THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.RedisCounters", "LOCATION": REDIS_URL}
+    THROTTLE_COUNTERS = {"BACKEND": "musehub.core.counters.RedisCounters", "LOCATION": REDIS_URL}
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     THROTTLE_COUNTERS = {
-        "BACKEND": "musehub.api.counters.SQLiteCounters",
+        "BACKEND": "musehub.core.counters.SQLiteCounters",
         "LOCATION": f"{_db['NAME']}-throttle",
     }
 else:
-    THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.DatabaseCounters", "LOCATION": "default"}
+    THROTTLE_COUNTERS = {"BACKEND": "musehub.core.counters.DatabaseCounters", "LOCATION": "default"}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

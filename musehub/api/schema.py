@@ -12,7 +12,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission
 
-from musehub.api.errors import camel
+from musehub.core.naming import camel
 
 
 class ErrorSerializer(serializers.Serializer):

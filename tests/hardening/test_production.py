@@ -261,12 +261,12 @@ def test_logs_are_json_lines_with_request_ids_and_no_secrets(
     client.post("/admin/login/", {"username": "boss", "password": password + "x"}, format="multipart")
     client.post("/admin/login/", {"username": "boss", "password": password}, format="multipart")
     # A crash mid-request: logged with its traceback, still without the caller's token.
-    from sessions_app import services
+    from sessions_app import selectors
 
     def explode(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(services, "get_session_row", explode)
+    monkeypatch.setattr(selectors, "session_get", explode)
     crashed = client.get(f"{base}/{session.pk}", headers=auth_headers)
     assert crashed.status_code == 500
     assert crashed.json() == {"detail": "Internal server error."}
