@@ -735,8 +735,8 @@ def count_all(scenarios: list[Scenario], vs: list[Scenario], context: dict) -> d
     from django.test.utils import override_settings
 
     stores = {
-        "default": {"BACKEND": "musehub.core.counters.DatabaseCounters", "LOCATION": "default"},
-        "redis": {"BACKEND": "musehub.core.counters.RedisCounters", "LOCATION": REDIS_URL},
+        "default": {"BACKEND": "musehub.api.counters.DatabaseCounters", "LOCATION": "default"},
+        "redis": {"BACKEND": "musehub.api.counters.RedisCounters", "LOCATION": REDIS_URL},
     }
     reserved = list(context["reserved_stops"])
     counts = {}

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
-from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.schema import ERRORS_DELETE, ERRORS_IF_MATCH, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
 from musehub.api.transactions import AtomicHandlerMixin
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
 from sessions_app import selectors, services
@@ -49,9 +49,9 @@ from sessions_app.serializers import (
     partial_update=extend_schema(
         summary="Edit a session",
         request=SessionUpdateSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE},
+        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
     ),
-    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_DELETE}),
+    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_DELETE, **ERRORS_IF_MATCH}),
 )
 class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Recording sessions of one repo."""
@@ -110,7 +110,7 @@ class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSe
     @extend_schema(
         summary="Stop a session (idempotent)",
         request=SessionStopSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE},
+        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
     )
     @action(detail=True, methods=["post"])
     def stop(self, request, repo_id: str, session_id: str):
@@ -121,7 +121,7 @@ class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSe
     @extend_schema(
         summary="Append commits to a session",
         request=SessionCommitsSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE},
+        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
     )
     @action(detail=True, methods=["post"])
     def commits(self, request, repo_id: str, session_id: str):

@@ -19,8 +19,8 @@ def _isolated_throttle_counters(settings, throttle_file):
     """Each test starts with no throttle counts. The counters live in a SQLite file of
     their own (the service's store on SQLite), outside the test's database and transaction,
     so the query counts tests take are the views' own on either database."""
-    settings.THROTTLE_COUNTERS = {"BACKEND": "musehub.core.counters.SQLiteCounters", "LOCATION": throttle_file}
-    from musehub.core.counters import counters
+    settings.THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.SQLiteCounters", "LOCATION": throttle_file}
+    from musehub.api.counters import counters
 
     counters().clear()
 

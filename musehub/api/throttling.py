@@ -1,4 +1,4 @@
-"""Request rates per caller, counted in fixed windows (``musehub.core.counters``).
+"""Request rates per caller, counted in fixed windows (``musehub.api.counters``).
 
 DRF's throttles keep, per caller, the list of every request time inside the window and
 rewrite that list in the cache on each request: at 12,000/min one busy token costs a
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from rest_framework import throttling
 
-from musehub.core.counters import counters
+from musehub.api.counters import counters
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The default throttle counts exactly across real gunicorn worker processes.
 
 Without ``REDIS_URL`` the counters are an ``UNLOGGED`` table on PostgreSQL and a SQLite file
-of their own on SQLite (``musehub.core.counters``). Many concurrent requests against a
+of their own on SQLite (``musehub.api.counters``). Many concurrent requests against a
 limit of K, spread over two workers: exactly K are let through, each saw a different
 ``X-RateLimit-Remaining``, and both workers took part.
 """
@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from musehub.core.counters import DatabaseCounters
+from musehub.api.counters import DatabaseCounters
 from tests.live_gunicorn import ROOT, Gunicorn
 
 pytestmark = pytest.mark.slow

@@ -15,8 +15,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from musehub.core import counters as counters_module
-from musehub.core.counters import RedisCounters, SQLiteCounters, counters
+from musehub.api import counters as counters_module
+from musehub.api.counters import RedisCounters, SQLiteCounters, counters
 from tests.factories import UserFactory, auth_header, make_token
 
 pytestmark = pytest.mark.django_db
@@ -120,7 +120,7 @@ def store(request, settings, tmp_path):
         "redis": _redis_url,
     }[request.param]()
     backend = {"database": "DatabaseCounters", "sqlite_file": "SQLiteCounters", "redis": "RedisCounters"}
-    settings.THROTTLE_COUNTERS = {"BACKEND": f"musehub.core.counters.{backend[request.param]}", "LOCATION": location}
+    settings.THROTTLE_COUNTERS = {"BACKEND": f"musehub.api.counters.{backend[request.param]}", "LOCATION": location}
     store = counters()
     store.clear()
     yield store
@@ -202,7 +202,7 @@ def test_counters_of_ended_windows_are_deleted(backend, settings, tmp_path):
     """Storage stays bounded: each worker deletes, now and then, the rows of windows that
     ended (with a grace for lagging clocks)."""
     location = "default" if backend == "DatabaseCounters" else str(tmp_path / "throttle.sqlite3")
-    settings.THROTTLE_COUNTERS = {"BACKEND": f"musehub.core.counters.{backend}", "LOCATION": location}
+    settings.THROTTLE_COUNTERS = {"BACKEND": f"musehub.api.counters.{backend}", "LOCATION": location}
     store = counters()
     now = int(time.time())
     store.hit("long-gone", now - 3600)

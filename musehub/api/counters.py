@@ -8,7 +8,7 @@ chooses by what is configured:
 
 - ``RedisCounters`` when ``REDIS_URL`` is set: ``INCR`` and ``EXPIREAT`` in one pipeline.
 - ``DatabaseCounters`` on PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``
-  into ``musehub_throttle``, an ``UNLOGGED`` table (migration ``core.0002``). A
+  into ``musehub_throttle``, an ``UNLOGGED`` table (migration ``musehub_api.0001``). A
   transaction that writes only unlogged tables commits without waiting for the WAL, and
   the statement runs in autocommit on the request's own connection before the handler's
   transaction begins (``musehub.api.transactions``), so it is one round trip and is never

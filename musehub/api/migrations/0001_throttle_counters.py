@@ -1,4 +1,4 @@
-"""The throttle counters' table (``musehub.core.counters.DatabaseCounters``).
+"""The throttle counters' table (``musehub.api.counters.DatabaseCounters``).
 
 ``UNLOGGED`` on PostgreSQL: its writes skip the WAL, so a request's count never waits for a
 disk flush (and the table is emptied after a server crash, which only resets the limits).
@@ -23,6 +23,6 @@ def drop_table(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("core", "0001_cache_table")]
+    dependencies = []
 
     operations = [migrations.RunPython(create_table, drop_table)]
