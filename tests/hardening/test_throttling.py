@@ -332,3 +332,40 @@ def test_default_rates_come_from_settings():
         number, period = rate.split("/")
         assert int(number) > 0
         assert period[0] in "smhd"
+
+
+@pytest.mark.parametrize(
+    ("env", "backend", "location"),
+    [
+        ({"DATABASE_URL": "sqlite:////srv/musehub/db.sqlite3"}, "SQLiteCounters", "/srv/musehub/db.sqlite3-throttle"),
+        ({"DATABASE_URL": "postgres://u@db.internal:5432/musehub"}, "DatabaseCounters", "default"),
+        (
+            {"DATABASE_URL": "postgres://u@db.internal:5432/musehub", "REDIS_URL": "redis://cache:6379/0"},
+            "RedisCounters",
+            "redis://cache:6379/0",
+        ),
+    ],
+)
+def test_the_settings_pick_the_counters_for_what_is_configured(env, backend, location):
+    """What a deployment gets from its environment, read by a fresh process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.live_gunicorn import ROOT
+
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from musehub import settings; print(json.dumps(settings.THROTTLE_COUNTERS))",
+        ],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(printed) == {"BACKEND": f"musehub.api.counters.{backend}", "LOCATION": location}
