@@ -369,3 +369,24 @@ def test_the_settings_pick_the_counters_for_what_is_configured(env, backend, loc
         check=True,
     ).stdout
     assert json.loads(printed) == {"BACKEND": f"musehub.api.counters.{backend}", "LOCATION": location}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_refused_inside_its_transaction_still_counts(low_rates, settings):
+    """The counter statement runs on the request's own connection, in autocommit, before the
+    handler's transaction: a handler that fails and rolls back does not take it along."""
+    from musehub.api.counters import DatabaseCounters
+    from tests.factories import make_repo
+
+    settings.THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.DatabaseCounters", "LOCATION": "default"}
+    user = UserFactory(username="writer")
+    repo = make_repo(owner=user, visibility="public")
+    headers = auth_header(make_token(user))
+    client, url = APIClient(), f"/api/repos/{repo.pk}/sessions"
+    try:
+        for _ in range(5):
+            assert client.post(url, {"intent": 5}, format="json", headers=headers).status_code == 422
+        _assert_throttled(client.post(url, {}, format="json", headers=headers))
+        assert _stored_counts(counters()) == {f"throttle_user_{user.pk}": 6}
+    finally:
+        DatabaseCounters("default").clear()
