@@ -277,7 +277,8 @@ REST_FRAMEWORK = {
 }
 
 # Seconds a worker keeps accepting a token it has checked, without asking the database
-# (musehub/api/authentication.py): a revoked token is refused within this long. 0: never.
+# (musehub/api/authentication.py): a revoked token is refused within this long. 0: ask
+# the database on every request.
 TOKEN_CACHE_SECONDS = float(os.environ.get("DJANGO_TOKEN_CACHE_SECONDS") or "5")
 
 REST_KNOX = {
