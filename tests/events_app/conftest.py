@@ -8,6 +8,7 @@ from django.db import transaction
 from events_app.services import event_record
 from musehub.api.renderers import camelized
 from sessions_app.serializers import session_data, session_row
+from tests.events_app.harness import Receiver, RedisServer, new_queue, point_celery_at, wait_for
 
 SECRET = "s3cret-for-signing-0123456789"
 
@@ -27,3 +28,49 @@ def record(session, type_: str = "session.created", actor=None) -> None:
 def allow_private(settings):
     """Hooks may point at loopback (the test receivers)."""
     settings.MUSEHUB_WEBHOOK_ALLOW_PRIVATE = True
+
+
+@pytest.fixture(scope="session")
+def broker():
+    """A private redis-server for the session, and a queue of its own, that this process
+    publishes to (the workers the tests start consume it). Tests may stop and restart it."""
+    server = RedisServer()
+    server.start()
+    server.queue = new_queue()
+    point_celery_at(server.url, server.queue)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver(secret=SECRET)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def webhook_settings(settings):
+    """What the test workers run with (tests/events_app/harness.Worker), for this process."""
+    settings.MUSEHUB_WEBHOOK_ALLOW_PRIVATE = True
+    settings.MUSEHUB_WEBHOOK_BACKOFF = (1, 1)
+
+
+def hook_for(client, repo, headers, url: str, **body) -> str:
+    response = client.post(f"/api/repos/{repo.pk}/hooks", {"url": url, "secret": SECRET, **body}, headers=headers)
+    assert response.status_code == 201, response.content
+    return response.json()["hookId"]
+
+
+def deliveries_of(client, repo, headers, hook_id) -> list[dict]:
+    return client.get(f"/api/repos/{repo.pk}/hooks/{hook_id}/deliveries", headers=headers).json()["deliveries"]
+
+
+def settled(client, repo, headers, hook_id, count: int = 1, timeout: float = 15) -> list[dict]:
+    """The hook's deliveries once ``count`` of them are no longer pending."""
+
+    def done():
+        rows = deliveries_of(client, repo, headers, hook_id)
+        return rows if len([d for d in rows if d["status"] != "pending"]) >= count else None
+
+    return wait_for(done, timeout=timeout, what=f"{count} settled deliveries")

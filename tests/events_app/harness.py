@@ -96,8 +96,10 @@ def point_celery_at(broker_url: str, queue: str) -> None:
     """Make this process's Celery app publish to ``broker_url`` / ``queue`` from now on."""
     from musehub.celery import app
 
-    app.conf.broker_url = broker_url
-    app.conf.task_default_queue = queue
+    # The app reads Django's settings under their CELERY_ names (namespace), first.
+    app.conf["CELERY_BROKER_URL"] = broker_url
+    app.conf["CELERY_TASK_DEFAULT_QUEUE"] = queue
+    assert (app.conf.broker_url, app.conf.task_default_queue) == (broker_url, queue)
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
@@ -140,7 +142,7 @@ class Worker:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"celery worker exited: {self.log()}")
-            if " ready." in self.log():
+            if "celery worker ready" in self.log():
                 return
             time.sleep(0.1)
         raise RuntimeError(f"celery worker did not come up: {self.log()}")
