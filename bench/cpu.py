@@ -71,18 +71,18 @@ def make_data(stop_pool: int) -> dict:
 
     from repos_app.services import repo_create
     from sessions_app.models import Session
-    from sessions_app.services import create_session
+    from sessions_app.services import session_create
 
     call_command("flush", interactive=False, verbosity=0)
     call_command("migrate", verbosity=0)
     call_command("createcachetable", verbosity=0)
     user = get_user_model().objects.create_user("bench", password="x")
     _, token = AuthToken.objects.create(user=user)
-    small = repo_create(owner=user, name="small")
+    small = repo_create(owner=user, name="small")["repo_id"]
     for i in range(50):
         start = T0 + timedelta(minutes=i)
-        create_session(
-            repo_id=small.pk,
+        session_create(
+            repo_id=small,
             author=user,
             started_at=start,
             ended_at=start + timedelta(seconds=30) if i % 2 else None,
@@ -90,16 +90,16 @@ def make_data(stop_pool: int) -> dict:
             commits=[f"{i:064x}"],
             intent="bench",
         )
-    writes = repo_create(owner=user, name="writes")
-    pool = repo_create(owner=user, name="stop-pool")
+    writes = repo_create(owner=user, name="writes")["repo_id"]
+    pool = repo_create(owner=user, name="stop-pool")["repo_id"]
     for i in range(stop_pool):
-        create_session(repo_id=pool.pk, author=user, started_at=T0 + timedelta(seconds=i))
-    one = Session.objects.filter(repo=small).order_by("-started_at").values_list("session_id", flat=True)[0]
+        session_create(repo_id=pool, author=user, started_at=T0 + timedelta(seconds=i))
+    one = Session.objects.filter(repo_id=small).order_by("-started_at").values_list("session_id", flat=True)[0]
     stops = [
-        f"/api/repos/{pool.pk}/sessions/{sid}/stop"
-        for sid in Session.objects.filter(repo=pool).values_list("session_id", flat=True)
+        f"/api/repos/{pool}/sessions/{sid}/stop"
+        for sid in Session.objects.filter(repo_id=pool).values_list("session_id", flat=True)
     ]
-    return {"token": token, "small": small.pk, "writes": writes.pk, "one": one, "stops": stops}
+    return {"token": token, "small": small, "writes": writes, "one": one, "stops": stops}
 
 
 def environ(method: str, path: str, token: str | None, body: bytes = b"") -> dict:

@@ -17,6 +17,7 @@ belong in a development or CI database.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -34,20 +35,6 @@ BIG_ACTIVE_EVERY = 1_000  # every 1,000th session is active: 1,000 in all
 SMALL_REPOS = 1_000
 SMALL_SESSIONS = 50
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
-COPY_COLUMNS = (
-    "session_id",
-    "repo_id",
-    "author_id",
-    "started_at",
-    "ended_at",
-    "participants",
-    "commits",
-    "notes",
-    "intent",
-    "location",
-    "is_active",
-    "created_at",
-)
 
 
 def database_url() -> str:
@@ -123,53 +110,84 @@ def is_seeded() -> bool:
     )
 
 
-def session_lines(repo_id: str, author_id: int, count: int, *, active_every: int, spacing: timedelta) -> Iterator[str]:
-    """COPY text lines of ``count`` sessions of one repo, ``spacing`` apart, oldest first."""
-    from musehub.api.timestamps import format_timestamp
+def session_lines(
+    repo_id: str,
+    author_id: int,
+    count: int,
+    *,
+    active_every: int,
+    spacing: timedelta,
+    intent: str = "bench take",
+    with_commits: bool = True,
+) -> Iterator[str]:
+    """COPY text lines of ``count`` sessions of one repo, ``spacing`` apart, oldest first.
+
+    Each row is the model's columns (``copy_columns``), holding what a create through the
+    API would store: the fields' defaults (``sessions_app.fields``) and the bench's values.
+    """
+    from musehub.core.timestamps import format_timestamp
     from musehub.genesis import compute_identity_id, compute_session_id
+    from sessions_app.fields import create_values
 
     identity = compute_identity_id(BENCH_USER.encode())
-    participants = '["ana","bo"]'
+    base = create_values({"participants": ["ana", "bo"], "intent": intent, "location": "Studio A"})
+    columns = copy_columns()
     for i in range(count):
         started = T0 + spacing * i
         started_text = format_timestamp(started)
         active = i % active_every == active_every - 1
-        ended = r"\N" if active else format_timestamp(started + timedelta(minutes=30))
-        commits = f'["{i:064x}","{i + 1:064x}"]'
-        yield (
-            "\t".join(
-                (
-                    compute_session_id(repo_id, identity, started_text),
-                    repo_id,
-                    str(author_id),
-                    started_text,
-                    ended,
-                    participants,
-                    commits,
-                    "",
-                    "bench take",
-                    "Studio A",
-                    "t" if active else "f",
-                    started_text,
-                )
-            )
-            + "\n"
-        )
+        row = {
+            **base,
+            "session_id": compute_session_id(repo_id, identity, started_text),
+            "repo_id": repo_id,
+            "author_id": author_id,
+            "started_at": started,
+            "ended_at": None if active else started + timedelta(minutes=30),
+            "commits": [f"{i:064x}", f"{i + 1:064x}"] if with_commits else [],
+            "is_active": active,
+            "created_at": started,
+        }
+        yield "\t".join(copy_text(row[column]) for column in columns) + "\n"
 
 
-def copy_sessions(batches: list[tuple[str, int, int, timedelta]], author_id: int, label: str) -> None:
-    """COPY the sessions of each (repo_id, count, active_every, spacing) and set each repo's count."""
+def copy_columns() -> list[str]:
+    """The session table's columns, in the model's order."""
+    from sessions_app.models import Session
+
+    return [field.attname for field in Session._meta.concrete_fields]
+
+
+def copy_text(value) -> str:
+    """``value`` in COPY's text format (the bench's values hold no tab, newline or backslash)."""
+    from musehub.core.timestamps import format_timestamp
+
+    if value is None:
+        return r"\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def copy_sessions(batches: list[tuple[str, int, int, timedelta]], author_id: int, label: str, **shape) -> None:
+    """COPY the sessions of each (repo_id, count, active_every, spacing) and set each repo's count;
+    ``shape`` (``intent``, ``with_commits``) goes to ``session_lines``."""
     from django.db import connection
 
     total = sum(count for _, count, _, _ in batches)
     progress = Progress(total, label)
     with connection.cursor() as cursor:
         raw = cursor.cursor  # psycopg's own cursor: it speaks COPY
-        columns = ", ".join(COPY_COLUMNS)
+        columns = ", ".join(copy_columns())
         with raw.copy(f"COPY sessions_app_session ({columns}) FROM STDIN") as copy:
             for repo_id, count, active_every, spacing in batches:
                 chunk: list[str] = []
-                for line in session_lines(repo_id, author_id, count, active_every=active_every, spacing=spacing):
+                for line in session_lines(
+                    repo_id, author_id, count, active_every=active_every, spacing=spacing, **shape
+                ):
                     chunk.append(line)
                     if len(chunk) == 10_000:
                         copy.write("".join(chunk))
@@ -235,8 +253,8 @@ def seed() -> None:
             for name, _ in indexes:
                 cursor.execute(f'DROP INDEX "{name}"')
         copy_sessions(
-            [(big.pk, BIG_SESSIONS, BIG_ACTIVE_EVERY, timedelta(minutes=5))]
-            + [(repo.pk, SMALL_SESSIONS, SMALL_SESSIONS, timedelta(hours=6)) for repo in small],
+            [(big["repo_id"], BIG_SESSIONS, BIG_ACTIVE_EVERY, timedelta(minutes=5))]
+            + [(repo["repo_id"], SMALL_SESSIONS, SMALL_SESSIONS, timedelta(hours=6)) for repo in small],
             user.pk,
             "bench: sessions",
         )

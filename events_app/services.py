@@ -42,8 +42,8 @@ from events_app.models import (
     Hook,
     events_to_mask,
 )
-from musehub.api.timestamps import format_timestamp
-from musehub.errors import NotFoundError
+from musehub.core.errors import NotFoundError
+from musehub.core.timestamps import format_timestamp
 
 logger = logging.getLogger("musehub.events")
 

@@ -29,13 +29,13 @@ from musehub.api.pagination import next_link
 from musehub.api.renderers import Camelized
 from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE
 from musehub.api.transactions import AtomicHandlerMixin
-from repos_app.models import Repo, repo_access
-from repos_app.permissions import CanReadRepo, IsRepoOwner, RepoAccessMixin
+from repos_app.models import Repo
+from repos_app.permissions import CanReadRepo, IsRepoOwner, RepoScopedMixin
 
 _OWNER_READ_ERRORS = {**ERRORS_READ, 403: ERRORS_WRITE[403]}
 
 
-class EventFeedView(RepoAccessMixin, GenericAPIView):
+class EventFeedView(RepoScopedMixin, GenericAPIView):
     """A repo's events, oldest first: poll with ``after=nextAfter`` to follow it."""
 
     serializer_class = EventFeedSerializer
@@ -43,9 +43,6 @@ class EventFeedView(RepoAccessMixin, GenericAPIView):
 
     def get_permissions(self):
         return [CanReadRepo()]
-
-    def load_repo(self, repo_id: str):
-        return repo_access(repo_id, self.request.user)
 
     @extend_schema(
         summary="A repo's events after a given eventId, oldest first (gap-free)",
@@ -72,7 +69,7 @@ class EventFeedView(RepoAccessMixin, GenericAPIView):
     def get(self, request, repo_id: str):
         repo = self.get_repo()
         after, limit, types = selectors.parse_feed_query(request.query_params)
-        texts, next_after = selectors.event_feed(repo_id=repo.pk, after=after, limit=limit, types=types)
+        texts, next_after = selectors.event_feed(repo_id=repo["repo_id"], after=after, limit=limit, types=types)
         events = [Camelized(item) for item in selectors.rendered_events(texts)]
         return Response({"events": events, "next_after": next_after})
 
@@ -108,7 +105,7 @@ _HOOK_ID = OpenApiParameter("hook_id", OpenApiTypes.STR, location=OpenApiParamet
         responses={204: None, **ERRORS_DELETE},
     ),
 )
-class HookViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
+class HookViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Webhooks of one repo, their deliveries, ping and redeliver. Owner only."""
 
     serializer_class = HookSerializer
@@ -117,13 +114,10 @@ class HookViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
     def get_permissions(self):
         return [IsRepoOwner()]
 
-    def load_repo(self, repo_id: str):
-        return repo_access(repo_id, self.request.user)
-
     def get_object(self) -> Hook:
         """The hook named in the URL, of the repo in the URL (after its permission check)."""
         repo = self.get_repo()
-        hook = selectors.hook_of_repo(repo_id=repo.pk, hook_id=int(self.kwargs["hook_id"]))
+        hook = selectors.hook_of_repo(repo_id=repo["repo_id"], hook_id=int(self.kwargs["hook_id"]))
         if hook is None:
             raise NotFound("Hook not found.")
         return hook
@@ -135,19 +129,19 @@ class HookViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
         return HookSerializer(hooks[0]).data
 
     def list(self, request, repo_id: str):
-        hooks = selectors.hooks_with_last_delivery(repo_id=self.get_repo().pk)
+        hooks = selectors.hooks_with_last_delivery(repo_id=self.get_repo()["repo_id"])
         return Response({"hooks": [HookSerializer(hook).data for hook in hooks]})
 
     def create(self, request, repo_id: str):
         repo = self.get_repo()
         serializer = HookCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        hook = services.hook_create(repo_id=repo.pk, **serializer.validated_data)
+        hook = services.hook_create(repo_id=repo["repo_id"], **serializer.validated_data)
         hook.last_delivery = None
         return Response(HookSerializer(hook).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, repo_id: str, hook_id: str):
-        return Response(self._hook_body(self.get_repo().pk, int(hook_id)))
+        return Response(self._hook_body(self.get_repo()["repo_id"], int(hook_id)))
 
     def partial_update(self, request, repo_id: str, hook_id: str):
         hook = self.get_object()

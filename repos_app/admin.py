@@ -5,35 +5,15 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
-from django.utils.text import slugify
 
+from musehub.core.admin import ApiCheckedForm, NulSafeAdminMixin
+from musehub.core.errors import ConflictError
 from repos_app import services
 from repos_app.models import Collaborator, Repo
-
-
-def _has_nul(query) -> bool:
-    return any("\x00" in key or any("\x00" in value for value in values) for key, values in query.lists())
-
-
-class NulSafeAdminMixin:
-    """PostgreSQL refuses text holding NUL (a 500 if it reaches a query): a filter, search
-    or selection carrying one is treated like any other bad lookup (the list with ``?e=1``),
-    an object id carrying one is an object that does not exist."""
-
-    def changelist_view(self, request, extra_context=None):
-        if _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST)):
-            return HttpResponseRedirect(f"{request.path}?{ERROR_FLAG}=1")
-        return super().changelist_view(request, extra_context)
-
-    def get_object(self, request, object_id, from_field=None):
-        if "\x00" in str(object_id):
-            return None
-        return super().get_object(request, object_id, from_field)
+from repos_app.serializers import RepoUpdateSerializer
 
 
 class CollaboratorFormSet(forms.BaseInlineFormSet):
@@ -65,19 +45,26 @@ class CollaboratorInline(admin.TabularInline):
         return super().get_queryset(request).select_related("user")
 
 
-class RepoForm(forms.ModelForm):
+class RepoForm(ApiCheckedForm):
+    """Name, visibility and description, checked as ``PATCH /repos/{repoId}`` checks them;
+    the slug comes from the name as the service makes it, and a taken slug is an error on
+    the name."""
+
+    api_serializer = RepoUpdateSerializer
+
     class Meta:
         model = Repo
         fields = ("name", "visibility", "description")
 
     def clean_name(self):
         name = self.cleaned_data["name"]
-        slug = slugify(name)[:100].strip("-")
-        if not slug:
-            raise ValidationError("The name must contain at least one letter or digit.")
-        taken = Repo.objects.filter(owner_id=self.instance.owner_id, slug=slug).exclude(pk=self.instance.pk)
-        if taken.exists():
-            raise ValidationError(f"The owner already has a repo with the slug '{slug}'.")
+        try:
+            slug = services.repo_slug(name)
+            services.repo_check_slug_free(owner_id=self.instance.owner_id, slug=slug, repo_id=self.instance.pk)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+        except ConflictError as exc:
+            raise ValidationError(f"The owner already has a repo with the slug '{slug}'.") from exc
         return name
 
 
@@ -125,11 +112,8 @@ class RepoAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        editable = {"name", "description", "visibility"}
-        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in editable}
-        # ``obj`` already holds the new values; the service compares against the stored ones.
-        stored = Repo.objects.get(pk=obj.pk)
-        services.repo_update(repo=stored, **changes)
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in RepoForm.Meta.fields}
+        services.repo_update(repo_id=obj.pk, **changes)
 
     def get_deleted_objects(self, objs, request):
         """A summary for the delete confirmation page. Django's own lists every related row:
@@ -150,11 +134,11 @@ class RepoAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         return summary, model_count, perms_needed, []
 
     def delete_model(self, request, obj):
-        services.repo_delete(repo=obj)
+        services.repo_delete(repo_id=obj.pk)
 
     def delete_queryset(self, request, queryset):
-        for repo in queryset:
-            services.repo_delete(repo=repo)
+        for repo_id in queryset.values_list("repo_id", flat=True):
+            services.repo_delete(repo_id=repo_id)
 
     def save_formset(self, request, form, formset, change):
         """Collaborators are added, changed and removed through the services."""
@@ -163,7 +147,7 @@ class RepoAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for deleted in formset.deleted_forms:
             if deleted.instance.pk:
-                services.collaborator_remove(repo=repo, username=deleted.instance.user.username)
+                services.collaborator_remove(repo_id=repo.pk, username=deleted.instance.user.username)
                 formset.deleted_objects.append(deleted.instance)
         for inline in formset.forms:
             if inline in formset.deleted_forms or not inline.has_changed():
@@ -175,10 +159,11 @@ class RepoAdmin(NulSafeAdminMixin, admin.ModelAdmin):
                 # The form already wrote the new user onto the instance: compare with the stored row.
                 previous = Collaborator.objects.select_related("user").get(pk=inline.instance.pk)
                 if previous.user_id != data["user"].pk:
-                    services.collaborator_remove(repo=repo, username=previous.user.username)
-            grant, created = services.collaborator_set(
-                repo=repo, username=data["user"].username, permission=data["permission"]
+                    services.collaborator_remove(repo_id=repo.pk, username=previous.user.username)
+            _, created = services.collaborator_set(
+                repo_id=repo.pk, username=data["user"].username, permission=data["permission"]
             )
+            grant = Collaborator.objects.get(repo_id=repo.pk, user=data["user"])
             if created:
                 formset.new_objects.append(grant)
             else:

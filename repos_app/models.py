@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.conf import settings
-from django.db import connection, models
-from django.db.models import Case, CharField, OuterRef, Q, Subquery, Value, When
+from django.db import models
+from django.db.models import Q
 
 
 class Visibility(models.TextChoices):
@@ -20,7 +18,7 @@ class Permission(models.TextChoices):
 
 
 class Role:
-    """What the caller is to a repo (``Repo.caller_role`` after ``with_role``)."""
+    """What the caller is to a repo (a repo row's ``caller_role``: ``repos_app.selectors``)."""
 
     OWNER = "owner"
     WRITE = Permission.WRITE.value
@@ -32,27 +30,6 @@ class Role:
 
 
 class RepoQuerySet(models.QuerySet):
-    def with_role(self, user) -> RepoQuerySet:
-        """Annotate each repo with ``caller_role``: owner, write, read or None.
-
-        One subquery in the same statement, so resolving a repo and the caller's rights
-        costs one query.
-        """
-        if user is None or not user.is_authenticated:
-            return self.annotate(caller_role=Value(None, output_field=CharField()))
-        grant = (
-            # No ordering: at most one row matches, and Collaborator's default ordering
-            # would join repo and user into the subquery.
-            Collaborator.objects.filter(repo=OuterRef("pk"), user_id=user.pk).order_by().values("permission")[:1]
-        )
-        return self.annotate(
-            caller_role=Case(
-                When(owner_id=user.pk, then=Value(Role.OWNER)),
-                default=Subquery(grant),
-                output_field=CharField(),
-            )
-        )
-
     def for_user(self, user) -> RepoQuerySet:
         """The repos ``user`` may read: public ones, plus their own and those shared with them."""
         visible = Q(visibility=Visibility.PUBLIC)
@@ -143,42 +120,3 @@ class Collaborator(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.permission}) on {self.repo_id[:12]}"
-
-
-@dataclass(frozen=True, slots=True)
-class RepoAccess:
-    """What a session route needs of its repo: what ``with_role`` gives, without the model."""
-
-    pk: str
-    visibility: str
-    session_count: int
-    caller_role: str | None
-
-    @property
-    def is_public(self) -> bool:
-        return self.visibility == Visibility.PUBLIC
-
-
-_REPO_ACCESS_SQL = f"""
-    SELECT r.repo_id, r.visibility, r.session_count,
-           CASE WHEN r.owner_id = %s THEN '{Role.OWNER}'
-                ELSE (SELECT c.permission FROM {Collaborator._meta.db_table} c
-                      WHERE c.repo_id = r.repo_id AND c.user_id = %s)
-           END
-    FROM {Repo._meta.db_table} r
-    WHERE r.repo_id = %s
-"""
-
-
-def repo_access(repo_id: str, user) -> RepoAccess | None:
-    """Repo ``repo_id`` and the role ``user`` has on it (as ``with_role``); None if no such repo.
-
-    One hand-written statement, portable SQL: it runs on every session request, and
-    building and compiling the equivalent ORM query cost more CPU than the rest of a GET.
-    ``tests/repos_app`` checks it agrees with ``with_role`` for every kind of caller.
-    """
-    user_id = user.pk if user is not None and user.is_authenticated else None
-    with connection.cursor() as cursor:
-        cursor.execute(_REPO_ACCESS_SQL, [user_id, user_id, repo_id])
-        row = cursor.fetchone()
-    return None if row is None else RepoAccess(*row)

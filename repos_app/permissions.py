@@ -1,7 +1,8 @@
 """Who may do what with a repo: SPEC "Permissions", implemented once.
 
-Every repo and session view resolves its repo through ``RepoAccessMixin.get_repo()`` and
-combines these predicates. How a refusal is answered follows from DRF and one rule here:
+Every repo and session view resolves its repo through ``RepoScopedMixin.get_repo()`` (a
+repo row with the caller's role, ``repos_app.selectors.repo_get``) and combines these
+predicates. How a refusal is answered follows from DRF and one rule here:
 - a signed-in caller who may not read a private repo gets 404, exactly as if it did not
   exist (``get_repo``), so its existence does not leak;
 - otherwise a failed predicate is 403 for a signed-in caller and 401 for an anonymous one
@@ -10,20 +11,24 @@ combines these predicates. How a refusal is answered follows from DRF and one ru
 
 from __future__ import annotations
 
-from rest_framework.exceptions import NotFound
+from collections.abc import Mapping
+from typing import Any
+
 from rest_framework.permissions import BasePermission
 
-from repos_app.models import Repo, RepoAccess, Role
+from musehub.core.errors import NotFoundError
+from repos_app.models import Role, Visibility
+from repos_app.selectors import repo_get
 
 
-def can_read(repo: Repo | RepoAccess) -> bool:
-    return repo.is_public or repo.caller_role in Role.CAN_READ
+def can_read(repo: Mapping[str, Any]) -> bool:
+    return repo["visibility"] == Visibility.PUBLIC or repo["caller_role"] in Role.CAN_READ
 
 
 class CanReadRepo(BasePermission):
     """Anyone may read a public repo; a private one needs a role on it."""
 
-    def has_object_permission(self, request, view, obj: Repo) -> bool:
+    def has_object_permission(self, request, view, obj) -> bool:
         return can_read(obj)
 
 
@@ -33,8 +38,8 @@ class IsRepoMember(BasePermission):
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated)
 
-    def has_object_permission(self, request, view, obj: Repo) -> bool:
-        return obj.caller_role in Role.CAN_READ
+    def has_object_permission(self, request, view, obj) -> bool:
+        return obj["caller_role"] in Role.CAN_READ
 
 
 class CanWriteRepo(BasePermission):
@@ -43,8 +48,8 @@ class CanWriteRepo(BasePermission):
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated)
 
-    def has_object_permission(self, request, view, obj: Repo) -> bool:
-        return obj.caller_role in Role.CAN_WRITE
+    def has_object_permission(self, request, view, obj) -> bool:
+        return obj["caller_role"] in Role.CAN_WRITE
 
 
 class IsRepoOwner(BasePermission):
@@ -53,11 +58,11 @@ class IsRepoOwner(BasePermission):
     def has_permission(self, request, view) -> bool:
         return bool(request.user and request.user.is_authenticated)
 
-    def has_object_permission(self, request, view, obj: Repo) -> bool:
-        return obj.caller_role == Role.OWNER
+    def has_object_permission(self, request, view, obj) -> bool:
+        return obj["caller_role"] == Role.OWNER
 
 
-class RepoAccessMixin:
+class RepoScopedMixin:
     """For views under ``/repos/{repo_id}``: resolve the repo once, with the caller's role.
 
     DRF skips object permissions on list and create, so this lookup is what guards the
@@ -66,19 +71,19 @@ class RepoAccessMixin:
 
     repo_url_kwarg = "repo_id"
 
-    def get_repo(self) -> Repo | RepoAccess:
+    def get_repo(self) -> dict[str, Any]:
         repo = getattr(self, "_repo", None)
         if repo is not None:
             return repo
         request = self.request
-        repo = self.load_repo(self.kwargs[self.repo_url_kwarg])
-        if repo is None or (not can_read(repo) and request.user.is_authenticated):
-            raise NotFound()
+        repo = repo_get(repo_id=self.kwargs[self.repo_url_kwarg], user=request.user)
+        if not can_read(repo) and request.user.is_authenticated:
+            # The very answer a missing repo gets: its existence must not leak.
+            raise NotFoundError("Repo not found.")
         self.check_object_permissions(request, repo)
         self._repo = repo
         return repo
 
-    def load_repo(self, repo_id: str) -> Repo | None:
-        """The repo annotated with ``caller_role``, or None. A view that needs less of it
-        (the session routes: ``RepoAccess``) overrides this with a cheaper read."""
-        return Repo.objects.with_role(self.request.user).select_related("owner").filter(pk=repo_id).first()
+    def get_object(self) -> dict[str, Any]:
+        """DRF's lookup hook (OPTIONS calls it): the repo, through the permission layer."""
+        return self.get_repo()

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from musehub.api.fields import StrictCharField, TimestampField
-from musehub.api.timestamps import format_timestamp
-from repos_app.models import Collaborator, Permission, Repo, Visibility
-from repos_app.services import REPO_ROW_FIELDS
+from repos_app.models import Permission, Visibility
+from repos_app.render import repo_body
 
 
 class ChoiceField(serializers.ChoiceField):
@@ -39,23 +35,8 @@ class RepoUpdateSerializer(serializers.Serializer):
     description = StrictCharField(required=False, allow_blank=True, max_length=10_000)
 
 
-def repo_data(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A repo row (``.values(*REPO_ROW_FIELDS)``) as the API shows it."""
-    return {
-        "repo_id": row["repo_id"],
-        "name": row["name"],
-        "slug": row["slug"],
-        "owner": row["owner__username"],
-        "visibility": row["visibility"],
-        "description": row["description"],
-        "created_at": format_timestamp(row["created_at"]),
-        "updated_at": format_timestamp(row["updated_at"]),
-        "session_count": row["session_count"],
-    }
-
-
 class RepoSerializer(serializers.Serializer):
-    """A repo as the API returns it (instances with ``owner`` loaded, or rows)."""
+    """A repo as the API returns it (``repo_body`` of a repo row)."""
 
     repo_id = serializers.CharField(read_only=True)
     name = serializers.CharField(read_only=True)
@@ -67,13 +48,8 @@ class RepoSerializer(serializers.Serializer):
     updated_at = TimestampField(read_only=True)
     session_count = serializers.IntegerField(read_only=True)
 
-    def to_representation(self, instance):
-        if isinstance(instance, Repo):
-            instance = {
-                **{name: getattr(instance, name) for name in REPO_ROW_FIELDS if "__" not in name},
-                "owner__username": instance.owner.get_username(),
-            }
-        return repo_data(instance)
+    def to_representation(self, row):
+        return repo_body(row)
 
 
 # The page is an object holding the list; the schema generator would wrap a list action's
@@ -92,9 +68,6 @@ class CollaboratorSerializer(serializers.Serializer):
 
     username = serializers.CharField(read_only=True)
     permission = serializers.ChoiceField(choices=Permission.choices, read_only=True)
-
-    def to_representation(self, instance: Collaborator):
-        return {"username": instance.user.get_username(), "permission": instance.permission}
 
 
 @extend_schema_serializer(many=False)

@@ -9,11 +9,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
-from musehub.api.schema import ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.schema import ERRORS_MEMBERS_READ, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
 from musehub.api.transactions import AtomicHandlerMixin
-from repos_app import services
+from repos_app import selectors, services
 from repos_app.models import Repo
-from repos_app.permissions import CanReadRepo, IsRepoMember, IsRepoOwner, RepoAccessMixin
+from repos_app.permissions import CanReadRepo, IsRepoMember, IsRepoOwner, RepoScopedMixin
+from repos_app.render import repo_body
 from repos_app.serializers import (
     CollaboratorListSerializer,
     CollaboratorSerializer,
@@ -22,7 +23,6 @@ from repos_app.serializers import (
     RepoListSerializer,
     RepoSerializer,
     RepoUpdateSerializer,
-    repo_data,
 )
 
 
@@ -46,7 +46,7 @@ from repos_app.serializers import (
     ),
     destroy=extend_schema(summary="Delete a repo and its sessions (owner only)", responses={204: None, **ERRORS_WRITE}),
 )
-class RepoViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
+class RepoViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Muse repositories."""
 
     serializer_class = RepoSerializer
@@ -61,46 +61,42 @@ class RepoViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
             return [CanReadRepo()]
         return [IsRepoOwner()]
 
-    def get_object(self) -> Repo:
-        """DRF's lookup hook (OPTIONS calls it): the repo, through the permission layer."""
-        return self.get_repo()
-
     def list(self, request):
-        page = services.list_repos(
+        page = selectors.repo_list(
             user=request.user,
             owner=request.query_params.get("owner"),
             limit=parse_limit(request.query_params.get("limit")),
             cursor=request.query_params.get("cursor") or None,
         )
-        body = {"repos": [repo_data(row) for row in page.rows], "total": page.total, "next_cursor": page.next_cursor}
+        body = {"repos": [repo_body(row) for row in page.rows], "total": page.total, "next_cursor": page.next_cursor}
         headers = {"Link": next_link(request, page.next_cursor)} if page.next_cursor else None
         return Response(body, headers=headers)
 
     def create(self, request):
         serializer = RepoCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        repo = services.repo_create(owner=request.user, **serializer.validated_data)
-        return Response(RepoSerializer(repo).data, status=status.HTTP_201_CREATED)
+        row = services.repo_create(owner=request.user, **serializer.validated_data)
+        return Response(repo_body(row), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, repo_id: str):
-        return Response(RepoSerializer(self.get_repo()).data)
+        return Response(repo_body(self.get_repo()))
 
     def partial_update(self, request, repo_id: str):
-        repo = self.get_repo()
+        self.get_repo()
         serializer = RepoUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
-        repo = services.repo_update(repo=repo, **serializer.validated_data)
-        return Response(RepoSerializer(repo).data)
+        return Response(repo_body(services.repo_update(repo_id=repo_id, **serializer.validated_data)))
 
     def destroy(self, request, repo_id: str):
-        services.repo_delete(repo=self.get_repo())
+        self.get_repo()
+        services.repo_delete(repo_id=repo_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List a repo's collaborators (owner and collaborators)",
-        responses={200: CollaboratorListSerializer, **ERRORS_READ},
+        responses={200: CollaboratorListSerializer, **ERRORS_MEMBERS_READ},
     ),
     update=extend_schema(
         summary="Share the repo with a user, or change their permission (owner only)",
@@ -109,7 +105,7 @@ class RepoViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
     ),
     destroy=extend_schema(summary="Revoke a collaborator (owner only)", responses={204: None, **ERRORS_WRITE}),
 )
-class CollaboratorViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
+class CollaboratorViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Who a repo is shared with."""
 
     serializer_class = CollaboratorSerializer
@@ -120,27 +116,20 @@ class CollaboratorViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericV
             return [IsRepoMember()]
         return [IsRepoOwner()]
 
-    def get_object(self) -> Repo:
-        """DRF's lookup hook (OPTIONS calls it for PUT): the repo, through the permission layer."""
-        return self.get_repo()
-
     def list(self, request, repo_id: str):
-        repo = self.get_repo()
-        grants = repo.collaborators.select_related("user").order_by("user__username")
-        return Response({"collaborators": CollaboratorSerializer(grants, many=True).data})
+        self.get_repo()
+        return Response({"collaborators": selectors.collaborator_list(repo_id=repo_id)})
 
     def update(self, request, repo_id: str, username: str):
-        repo = self.get_repo()
+        self.get_repo()
         serializer = CollaboratorSetSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         grant, created = services.collaborator_set(
-            repo=repo, username=username, permission=serializer.validated_data["permission"]
+            repo_id=repo_id, username=username, permission=serializer.validated_data["permission"]
         )
-        return Response(
-            CollaboratorSerializer(grant).data,
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        return Response(grant, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def destroy(self, request, repo_id: str, username: str):
-        services.collaborator_remove(repo=self.get_repo(), username=username)
+        self.get_repo()
+        services.collaborator_remove(repo_id=repo_id, username=username)
         return Response(status=status.HTTP_204_NO_CONTENT)

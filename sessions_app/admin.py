@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import re
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet, Sum, TextField
 from django.db.models.functions import Cast
@@ -22,16 +20,14 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import smart_split, unescape_string_literal
 
-from musehub.api.timestamps import format_timestamp, to_utc
-from repos_app.admin import NulSafeAdminMixin
+from musehub.core.admin import ApiCheckedForm, JSONListField, NulSafeAdminMixin
+from musehub.core.timestamps import format_timestamp, to_utc
 from repos_app.models import Repo
 from sessions_app import services
+from sessions_app.fields import EDITABLE
 from sessions_app.models import Session
+from sessions_app.serializers import SessionUpdateSerializer
 
-#: The fields staff may edit on a session; ids, repo, author and timestamps are read-only.
-EDITABLE_FIELDS = ("intent", "location", "notes", "participants")
-MAX_PARTICIPANTS = 100
-MAX_PARTICIPANT_LENGTH = 100
 #: A search word this long made only of hex digits is taken as a session id (prefix).
 ID_PREFIX = re.compile(r"[0-9a-fA-F]{8,64}")
 #: Sessions named on the delete confirmation page (the rest are counted).
@@ -93,21 +89,40 @@ class SessionPaginator(Paginator):
         return super().count
 
 
-class SessionForm(forms.ModelForm):
+#: What staff may edit: what PATCH may, but the commit ids, which only the Muse CLI records
+#: (a textarea of up to 10,000 ids is no way to edit them, and one slip would lose them).
+ADMIN_EDITABLE = tuple(name for name in EDITABLE if name != "commits")
+
+
+class SessionForm(ApiCheckedForm):
+    """What staff may change, checked as PATCH checks it."""
+
+    api_serializer = SessionUpdateSerializer
+
     class Meta:
         model = Session
-        fields = EDITABLE_FIELDS
+        fields = ADMIN_EDITABLE
+        field_classes = {"participants": JSONListField, "tags": JSONListField}
 
-    def clean_participants(self):
-        participants = self.cleaned_data["participants"]
-        if not isinstance(participants, list) or not all(isinstance(name, str) for name in participants):
-            raise ValidationError('Participants are a JSON list of names, like ["alice", "bob"].')
-        if len(participants) > MAX_PARTICIPANTS:
-            raise ValidationError(f"At most {MAX_PARTICIPANTS} participants.")
-        for name in participants:
-            if not 1 <= len(name) <= MAX_PARTICIPANT_LENGTH or "\x00" in name:
-                raise ValidationError(f"Each participant is 1 to {MAX_PARTICIPANT_LENGTH} characters.")
-        return participants
+
+class TagFilter(admin.SimpleListFilter):
+    """Sessions holding one tag, among the tags of the sessions listed."""
+
+    title = "tag"
+    parameter_name = "tag"
+    #: At most this many tags are offered (the most used among the newest sessions).
+    OFFERED = 30
+
+    def lookups(self, request, model_admin):
+        counts: dict[str, int] = {}
+        for tags in Session.objects.order_by("-started_at").values_list("tags", flat=True)[:1000]:
+            for tag in tags or ():
+                counts[tag] = counts.get(tag, 0) + 1
+        ranked = sorted(counts, key=lambda tag: (-counts[tag], tag))[: self.OFFERED]
+        return [(tag, tag) for tag in sorted(ranked)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(tags__has_element=self.value()) if self.value() else queryset
 
 
 @admin.register(Session)
@@ -122,9 +137,10 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         "duration",
         "active",
         "participant_list",
+        "tag_list",
     )
     list_display_links = ("short_id",)
-    list_filter = (ActiveFilter, "repo__visibility")
+    list_filter = (ActiveFilter, TagFilter, "repo__visibility")
     date_hierarchy = "started_at"
     search_fields = ("session_id", "intent", "location", "participants")
     search_help_text = "Search by session id (or its first 8+ characters), intent, location or participant."
@@ -145,10 +161,11 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         "intent",
         "location",
         "participants",
+        "tags",
         "notes",
         "commits",
     )
-    readonly_fields = tuple(name for name in fields if name not in EDITABLE_FIELDS)
+    readonly_fields = tuple(name for name in fields if name not in ADMIN_EDITABLE)
 
     # ── Columns ───────────────────────────────────────────────────────────────
     @admin.display(description="id", ordering="session_id")
@@ -184,6 +201,10 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
     def participant_list(self, obj: Session) -> str:
         return ", ".join(obj.participants or []) or "—"
 
+    @admin.display(description="tags")
+    def tag_list(self, obj: Session) -> str:
+        return ", ".join(obj.tags or []) or "—"
+
     # ── Search: id prefix, intent, location, participant (JSON list, both databases) ──
     def get_search_results(self, request, queryset, search_term):
         queryset = queryset.alias(participants_text=Cast("participants", TextField()))
@@ -214,8 +235,8 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in EDITABLE_FIELDS}
-        services.update_session(session=obj, **changes)
+        changes = {name: form.cleaned_data[name] for name in form.changed_data if name in ADMIN_EDITABLE}
+        services.session_update(repo_id=obj.repo_id, session_id=obj.pk, **changes)
 
     def get_deleted_objects(self, objs, request):
         """The confirmation page lists at most 100 sessions (they have nothing hanging off them)."""
@@ -227,11 +248,11 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         return shown, {"recording sessions": total}, perms_needed, []
 
     def delete_model(self, request, obj):
-        services.delete_session(repo_id=obj.repo_id, session_id=obj.pk)
+        services.session_delete(repo_id=obj.repo_id, session_id=obj.pk)
 
     def delete_queryset(self, request, queryset):
         for repo_id, session_id in queryset.values_list("repo_id", "session_id"):
-            services.delete_session(repo_id=repo_id, session_id=session_id)
+            services.session_delete(repo_id=repo_id, session_id=session_id)
 
     @admin.action(description="Stop selected sessions", permissions=("change",))
     def stop_selected_sessions(self, request, queryset):
@@ -241,7 +262,7 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         """
         stopped = 0
         for repo_id, session_id in queryset.filter(ended_at__isnull=True).values_list("repo_id", "session_id"):
-            services.stop_session(repo_id=repo_id, session_id=session_id)
+            services.session_stop(repo_id=repo_id, session_id=session_id)
             stopped += 1
         level = messages.SUCCESS if stopped else messages.INFO
         self.message_user(request, f"Stopped {stopped} session(s).", level)

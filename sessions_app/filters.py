@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,14 +10,20 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
+from django.http import QueryDict
 from django_filters.constants import EMPTY_VALUES
+from djangorestframework_camel_case.util import camel_to_underscore
+from drf_spectacular.utils import extend_schema_field
 
-from musehub.api.timestamps import to_utc
+from musehub.api.fields import TAG_PATTERN
+from musehub.core.naming import camel
+from musehub.core.timestamps import to_utc
 from sessions_app.models import Session
 
 
-class StrictBooleanField(forms.Field):
-    """``true``/``false`` (also ``1``/``0``, any case); anything else is an error, not "unset"."""
+class QueryBooleanField(forms.Field):
+    """A query string's ``true``/``false`` (also ``1``/``0``, any case); anything else is an
+    error, not "unset"."""
 
     TRUE = {"true", "1"}
     FALSE = {"false", "0"}
@@ -32,8 +39,8 @@ class StrictBooleanField(forms.Field):
         raise forms.ValidationError("Must be true or false.", code="invalid")
 
 
-class StrictBooleanFilter(django_filters.Filter):
-    field_class = StrictBooleanField
+class QueryBooleanFilter(django_filters.Filter):
+    field_class = QueryBooleanField
 
 
 class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
@@ -57,10 +64,36 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
-class SessionFilter(django_filters.FilterSet):
-    """The four filters of SPEC; parameter names are camelCase as on the wire."""
+class TagsField(forms.Field):
+    """Every value of a repeated ``?tag=`` parameter, each a valid tag (all must match)."""
 
-    active = StrictBooleanFilter(field_name="is_active", help_text="Only active (true) or ended (false) sessions.")
+    def to_python(self, value):
+        # An empty value is no filter, as for every other filter (``?tag=`` from a form).
+        tags = [tag for tag in ([value] if isinstance(value, str) else list(value or [])) if tag != ""]
+        for tag in tags:
+            if not isinstance(tag, str) or not re.fullmatch(TAG_PATTERN, tag):
+                raise forms.ValidationError("Each tag is 1 to 40 characters of a-z, 0-9 and '-'.", code="invalid")
+        return list(dict.fromkeys(tags))
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"}})
+class AllTagsFilter(django_filters.Filter):
+    """Sessions holding every given tag."""
+
+    field_class = TagsField
+    #: Read with ``getlist``: the parameter may be repeated.
+    repeatable = True
+
+    def filter(self, queryset, value):
+        for tag in value or ():
+            queryset = queryset.filter(**{f"{self.field_name}__has_element": tag})
+        return queryset
+
+
+class SessionFilter(django_filters.FilterSet):
+    """The filters of SPEC; parameter names are camelCase as on the wire."""
+
+    active = QueryBooleanFilter(field_name="is_active", help_text="Only active (true) or ended (false) sessions.")
     participant = django_filters.CharFilter(
         field_name="participants",
         lookup_expr="has_element",
@@ -74,15 +107,17 @@ class SessionFilter(django_filters.FilterSet):
     startedBefore = UtcIsoDateTimeFilter(  # noqa: N815
         field_name="started_at", lookup_expr="lt", help_text="Started strictly before this instant."
     )
+    tag = AllTagsFilter(field_name="tags", help_text="Sessions with this tag; repeat it to require several.")
 
     class Meta:
         model = Session
         fields: list[str] = []
 
 
-def clean_filters(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The filters given in ``params`` with a value, cleaned as ``SessionFilter``'s form
-    cleans them; ``ValidationError`` (a 422) names each invalid one.
+def clean_filters(params: QueryDict) -> dict[str, Any]:
+    """The filters given in the query string ``params`` with a value, cleaned as
+    ``SessionFilter``'s form cleans them and keyed by their Python names (``started_after``);
+    ``ValidationError`` (a 422) names each invalid one by its parameter name.
 
     Each filter's own form field does the cleaning, without making a FilterSet and its
     form for the request: those deep-copy every filter and field, which cost more than
@@ -91,8 +126,8 @@ def clean_filters(params: Mapping[str, Any]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     for name, declared in SessionFilter.base_filters.items():
-        raw = params.get(name)
-        if raw is None:
+        raw = params.getlist(name) if getattr(declared, "repeatable", False) else params.get(name)
+        if raw is None or raw == []:
             continue
         try:
             value = declared.field.clean(raw)
@@ -100,7 +135,7 @@ def clean_filters(params: Mapping[str, Any]) -> dict[str, Any]:
             errors[name] = exc.messages
             continue
         if value not in EMPTY_VALUES:
-            values[name] = value
+            values[camel_to_underscore(name)] = value
     if errors:
         raise ValidationError(errors)
     return values
@@ -109,5 +144,5 @@ def clean_filters(params: Mapping[str, Any]) -> dict[str, Any]:
 def filter_sessions(queryset: QuerySet, values: Mapping[str, Any]) -> QuerySet:
     """``queryset`` narrowed by cleaned filter values (``clean_filters``), as the filters do."""
     for name, value in values.items():
-        queryset = SessionFilter.base_filters[name].filter(queryset, value)
+        queryset = SessionFilter.base_filters[camel(name)].filter(queryset, value)
     return queryset

@@ -29,6 +29,7 @@ class Session(models.Model):
     notes = models.TextField(blank=True, default="")
     intent = models.TextField(blank=True, default="")
     location = models.CharField(max_length=255, blank=True, default="")
+    tags = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -61,6 +62,9 @@ class Session(models.Model):
             # stop_stale_sessions: active sessions started before a cutoff, any repo.
             models.Index(fields=["started_at"], condition=Q(is_active=True), name="session_active_started_idx"),
         ]
+        # On PostgreSQL, ``?participant=`` and ``?tag=`` (jsonb containment, ``@>``) are also
+        # served by GIN indexes on those columns (``jsonb_path_ops``): migration 0004 creates
+        # them there only, as SQLite has no such index.
 
     def __str__(self) -> str:
         return f"session {self.session_id[:12]}"

@@ -10,17 +10,16 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from musehub.api.pagination import next_link, parse_limit
-from musehub.api.renderers import camelized
-from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.schema import ERRORS_DELETE, ERRORS_IF_MATCH, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
 from musehub.api.transactions import AtomicHandlerMixin
-from repos_app.models import repo_access
-from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoAccessMixin
-from sessions_app import services
-from sessions_app.filters import SessionFilter
+from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
+from sessions_app import selectors, services
+from sessions_app.filters import SessionFilter, clean_filters
+from sessions_app.models import Session
+from sessions_app.render import session_body
 from sessions_app.serializers import (
     SessionCommitsSerializer,
     SessionCreateSerializer,
@@ -28,8 +27,6 @@ from sessions_app.serializers import (
     SessionSerializer,
     SessionStopSerializer,
     SessionUpdateSerializer,
-    session_data,
-    session_row,
 )
 
 
@@ -52,15 +49,15 @@ from sessions_app.serializers import (
     partial_update=extend_schema(
         summary="Edit a session",
         request=SessionUpdateSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE},
+        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
     ),
-    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_DELETE}),
+    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_DELETE, **ERRORS_IF_MATCH}),
 )
-class SessionViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSet):
+class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Recording sessions of one repo."""
 
     serializer_class = SessionSerializer
-    # Declared so the OpenAPI schema documents the filters; list_sessions applies them.
+    # Declared so the OpenAPI schema documents the filters; the list cleans them itself.
     filter_backends = [DjangoFilterBackend]
     filterset_class = SessionFilter
     lookup_url_kwarg = "session_id"
@@ -70,94 +67,72 @@ class SessionViewSet(AtomicHandlerMixin, RepoAccessMixin, viewsets.GenericViewSe
             return [CanReadRepo()]
         return [CanWriteRepo()]
 
-    def get_queryset(self):  # for the schema generator; requests go through the services
-        return services.Session.objects.none()
-
-    def load_repo(self, repo_id: str):
-        # Id, visibility, kept count and role are all these routes need: no model instance.
-        return repo_access(repo_id, self.request.user)
-
-    def _session_or_404(self):
-        repo = self.get_repo()
-        session = services.get_session(repo_id=repo.pk, session_id=self.kwargs["session_id"])
-        if session is None:
-            raise NotFound("Session not found.")
-        return session
+    def get_queryset(self):  # for the schema generator; requests go through the selectors
+        return Session.objects.none()
 
     def list(self, request, repo_id: str):
         repo = self.get_repo()
-        rows, total, next_cursor = services.list_sessions(
-            repo=repo,
+        page = selectors.session_list(
+            repo_id=repo_id,
             limit=parse_limit(request.query_params.get("limit")),
             cursor=request.query_params.get("cursor") or None,
-            filters=request.query_params,
+            filters=clean_filters(request.query_params),
+            repo_total=repo["session_count"],
         )
-        sessions = [camelized(session_data(row)) for row in rows]
-        body = {"sessions": sessions, "total": total, "next_cursor": next_cursor}
-        headers = {"Link": next_link(request, next_cursor)} if next_cursor else None
+        body = {
+            "sessions": [session_body(row) for row in page.rows],
+            "total": page.total,
+            "next_cursor": page.next_cursor,
+        }
+        headers = {"Link": next_link(request, page.next_cursor)} if page.next_cursor else None
         return Response(body, headers=headers)
 
     def create(self, request, repo_id: str):
-        repo = self.get_repo()
-        serializer = SessionCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        # Only what the client sent takes part in a retry's comparison.
-        given = {name: value for name, value in serializer.validated_data.items() if name in request.data}
-        session, created = services.upsert_session(repo_id=repo.pk, author=request.user, **given)
-        if session is None:  # the repo was deleted since get_repo() read it
-            raise NotFound("Repo not found.")
-        return Response(
-            camelized(session_data(session_row(session))),
-            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
-        )
+        self.get_repo()
+        given = self._valid(SessionCreateSerializer)
+        row, created = services.session_create(repo_id=repo_id, author=request.user, **given)
+        return Response(session_body(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def retrieve(self, request, repo_id: str, session_id: str):
-        row = services.get_session_row(repo_id=self.get_repo().pk, session_id=session_id)
-        if row is None:
-            raise NotFound("Session not found.")
-        return Response(camelized(session_data(row)))
+        self.get_repo()
+        return Response(session_body(selectors.session_get(repo_id=repo_id, session_id=session_id)))
 
     def partial_update(self, request, repo_id: str, session_id: str):
-        session = self._session_or_404()
-        serializer = SessionUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        session = services.update_session(session=session, **serializer.validated_data)
-        return Response(SessionSerializer(session).data)
+        self.get_repo()
+        changes = self._valid(SessionUpdateSerializer)
+        return Response(session_body(services.session_update(repo_id=repo_id, session_id=session_id, **changes)))
 
     def destroy(self, request, repo_id: str, session_id: str):
-        repo = self.get_repo()
-        if not services.delete_session(repo_id=repo.pk, session_id=session_id):
-            raise NotFound("Session not found.")
+        self.get_repo()
+        services.session_delete(repo_id=repo_id, session_id=session_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         summary="Stop a session (idempotent)",
         request=SessionStopSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE},
+        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
     )
     @action(detail=True, methods=["post"])
     def stop(self, request, repo_id: str, session_id: str):
-        repo = self.get_repo()
-        serializer = SessionStopSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        row = services.stop_session_row(repo_id=repo.pk, session_id=session_id, **serializer.validated_data)
-        if row is None:
-            raise NotFound("Session not found.")
-        return Response(camelized(session_data(row)))
+        self.get_repo()
+        given = self._valid(SessionStopSerializer)
+        return Response(session_body(services.session_stop(repo_id=repo_id, session_id=session_id, **given)))
 
     @extend_schema(
         summary="Append commits to a session",
         request=SessionCommitsSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE},
+        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
     )
     @action(detail=True, methods=["post"])
     def commits(self, request, repo_id: str, session_id: str):
-        repo = self.get_repo()
-        serializer = SessionCommitsSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        session = services.append_commits(
-            repo_id=repo.pk, session_id=session_id, commits=serializer.validated_data["commits"]
+        self.get_repo()
+        commits = self._valid(SessionCommitsSerializer)["commits"]
+        return Response(
+            session_body(services.session_commits_add(repo_id=repo_id, session_id=session_id, commits=commits))
         )
-        if session is None:
-            raise NotFound("Session not found.")
-        return Response(SessionSerializer(session).data)
+
+    def _valid(self, serializer_class) -> dict:
+        """The request body, checked by ``serializer_class``: what the client sent (422 if invalid)."""
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data

@@ -13,7 +13,7 @@ from knox.models import AuthToken
 from repos_app.models import Collaborator, Repo
 from repos_app.services import repo_create
 from sessions_app.models import Session
-from sessions_app.services import upsert_session
+from sessions_app.services import session_create
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -37,12 +37,13 @@ def auth_header(token: str) -> dict[str, str]:
 
 def make_repo(*, owner=None, visibility: str = "public", name: str | None = None, description: str = "") -> Repo:
     owner = owner or UserFactory(username="testuser")
-    return repo_create(
+    row = repo_create(
         owner=owner,
         name=name or f"sess-repo-{secrets.token_hex(4)}",
         visibility=visibility,
         description=description,
     )
+    return Repo.objects.select_related("owner").get(pk=row["repo_id"])
 
 
 def make_session(
@@ -56,20 +57,19 @@ def make_session(
     intent: str = "test intent",
     notes: str | None = None,
     commits: list[str] | None = None,
+    tags: list[str] | None = None,
 ) -> Session:
-    session, created = upsert_session(
+    given = {"started_at": started_at, "ended_at": ended_at, "notes": notes, "commits": commits, "tags": tags}
+    row, created = session_create(
         repo_id=repo.pk,
         author=author or repo.owner,
-        started_at=started_at,
-        ended_at=ended_at,
         participants=participants or [],
         location=location,
         intent=intent,
-        notes=notes,
-        commits=commits,
+        **{name: value for name, value in given.items() if value is not None},
     )
     assert created, "make_session must create a new session"
-    return session
+    return Session.objects.select_related("author").get(pk=row["session_id"])
 
 
 def share(repo: Repo, user, permission: str) -> Collaborator:

@@ -15,7 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from repos_app.models import Collaborator, Repo
-from repos_app.permissions import RepoAccessMixin
+from repos_app.permissions import RepoScopedMixin
 from sessions_app.models import Session
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
 
@@ -140,7 +140,7 @@ def snapshot() -> tuple[list, list, list]:
 def permission_queries(monkeypatch) -> list[int]:
     """Queries spent in each ``get_repo()`` call: the repo lookup and the caller's role."""
     spent: list[int] = []
-    resolve = RepoAccessMixin.get_repo
+    resolve = RepoScopedMixin.get_repo
 
     def counting_get_repo(self):
         with CaptureQueriesContext(connection) as ctx:
@@ -149,7 +149,7 @@ def permission_queries(monkeypatch) -> list[int]:
             finally:
                 spent.append(len(ctx.captured_queries))
 
-    monkeypatch.setattr(RepoAccessMixin, "get_repo", counting_get_repo)
+    monkeypatch.setattr(RepoScopedMixin, "get_repo", counting_get_repo)
     return spent
 
 

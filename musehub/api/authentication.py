@@ -17,14 +17,14 @@ from knox.settings import CONSTANTS, knox_settings
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
-from musehub.api.compiled import CompiledQuery, columns, instance_from_row
+from musehub.core.compiled import CompiledQuery, columns, instance_from_row
 
 _SCHEMES = {b"bearer", b"token"}
 _TOKEN_RE = re.compile(rb"[0-9a-f]{64}")
 
 
 # The tokens sharing a key prefix, each with its user: knox's own lookup, compiled once
-# (musehub.api.compiled). Every authenticated request runs it.
+# (musehub.core.compiled). Every authenticated request runs it.
 _TOKENS_WITH_USER = CompiledQuery(
     lambda token_key: (
         get_token_model()

@@ -11,12 +11,12 @@ import logging
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
 from django.http import JsonResponse
-from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from musehub.api.exceptions import Conflict
-from musehub.errors import ConflictError, NotFoundError
+from musehub.core.errors import ConflictError, NotFoundError, flatten_messages
+from musehub.core.naming import camel
 
 logger = logging.getLogger("musehub.api")
 
@@ -24,24 +24,11 @@ logger = logging.getLogger("musehub.api")
 DATABASE_RETRY_AFTER = 5
 
 
-def camel(name: str) -> str:
-    """snake_case -> camelCase, the same conversion the renderer applies to keys."""
-    return camelize_re.sub(underscore_to_camel, name) if "_" in name else name
-
-
-def _flatten(detail) -> list[str]:
-    if isinstance(detail, dict):
-        return [msg for value in detail.values() for msg in _flatten(value)]
-    if isinstance(detail, list):
-        return [msg for value in detail for msg in _flatten(value)]
-    return [str(detail)]
-
-
 def validation_body(detail) -> dict:
     """``{"detail": "startedAt: ...; limit: ...", "errors": {"startedAt": [...]}}``."""
     if not isinstance(detail, dict):
         detail = {"non_field_errors": detail}
-    errors = {camel(str(field)): _flatten(messages) for field, messages in detail.items()}
+    errors = {camel(str(field)): flatten_messages(messages) for field, messages in detail.items()}
     parts = []
     for field, messages in errors.items():
         text = " ".join(messages)
@@ -91,12 +78,32 @@ def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         # Let the middleware answer: it also sees errors raised outside DRF (BEGIN).
         return None
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        exc = _charged_to_address(exc, context)
     response = drf_exception_handler(exc, context)
     if response is not None and not isinstance(response.data, dict):
-        response.data = {"detail": " ".join(_flatten(response.data))}
+        response.data = {"detail": " ".join(flatten_messages(response.data))}
     if isinstance(exc, exceptions.Throttled) and response is not None:
         response.data = {"detail": str(exc.detail)}
     return response
+
+
+def _charged_to_address(exc: exceptions.AuthenticationFailed, context) -> exceptions.APIException:
+    """A request refused for a bad or revoked token counts against the caller's address.
+
+    DRF authenticates before it throttles, so such a request never reached the throttles: a
+    flood of guessed tokens would never be slowed. Here the request is anonymous already
+    (DRF's ``_not_authenticated``), and the view's throttles count it as they count any
+    anonymous request. Over the limit, the answer is the 429, not the 401.
+    """
+    view, request = context.get("view"), context.get("request")
+    if view is None or request is None:
+        return exc
+    try:
+        view.check_throttles(request)
+    except exceptions.Throttled as throttled:
+        return throttled
+    return exc
 
 
 def _json_error(status_code: int, detail: str) -> JsonResponse:

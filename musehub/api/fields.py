@@ -1,10 +1,10 @@
-"""Serializer fields shared by both apps: strict types and the one timestamp format."""
+"""Serializer fields shared by both apps: strict types, ids and tags, and the one timestamp format."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
-from musehub.api.timestamps import format_timestamp, to_utc
+from musehub.core.timestamps import format_timestamp, to_utc
 
 #: The longest ISO 8601 timestamp worth parsing ("2025-06-01T12:00:00.123456+05:30" is 32).
 MAX_TIMESTAMP_LENGTH = 64
@@ -76,7 +76,11 @@ class CommitIdField(serializers.RegexField):
 
 
 class StrictBooleanField(serializers.BooleanField):
-    """JSON ``true`` or ``false`` only: ``"yes"``, ``1`` or ``"true"`` is a type error (422)."""
+    """JSON ``true`` or ``false`` only: ``"yes"``, ``1`` or ``"true"`` is a type error (422).
+
+    DRF's BooleanField coerces strings and numbers; a client sending them has a bug the
+    API should name rather than guess at.
+    """
 
     default_error_messages = {"invalid": "Must be true or false."}
 
@@ -84,3 +88,22 @@ class StrictBooleanField(serializers.BooleanField):
         if not isinstance(data, bool):
             self.fail("invalid")
         return data
+
+
+#: A tag: 1 to 40 characters of a-z, 0-9 and '-'.
+TAG_PATTERN = r"^[a-z0-9-]{1,40}\Z"
+
+
+class TagField(serializers.RegexField):
+    """A session tag, such as ``mixing`` or ``take-2``."""
+
+    default_error_messages = {"invalid": "Each tag is 1 to 40 characters of a-z, 0-9 and '-'."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(TAG_PATTERN, **kwargs)
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
-from djangorestframework_camel_case.util import camelize_re, underscore_to_camel
 from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
 
-
-@lru_cache(maxsize=1024)
-def camel_key(key: str) -> str:
-    """``session_id`` -> ``sessionId``: djangorestframework-camel-case's own conversion."""
-    return camelize_re.sub(underscore_to_camel, key) if "_" in key else key
+from musehub.core.naming import camel
 
 
 class Camelized(dict):
@@ -32,7 +26,7 @@ def camelized(flat: Mapping[str, Any]) -> Camelized:
     commits): walking every commit id of every session of a page cost more than the rest
     of the rendering.
     """
-    return Camelized({camel_key(key): value for key, value in flat.items()})
+    return Camelized({camel(key): value for key, value in flat.items()})
 
 
 def camelize(data: Any) -> Any:
@@ -47,7 +41,7 @@ def camelize(data: Any) -> Any:
         return data
     if isinstance(data, dict):
         return {
-            (camel_key(key) if isinstance(key, str) else _other_key(key)): (
+            (camel(key) if isinstance(key, str) else _other_key(key)): (
                 camelize(value) if isinstance(value, _CONTAINERS) else value
             )
             for key, value in data.items()
@@ -62,7 +56,7 @@ _CONTAINERS = (dict, list, tuple)  # a Camelized is a dict: camelize() hands it 
 
 def _other_key(key: Any) -> Any:
     """A key that is not a str: a lazy translation is converted, anything else kept."""
-    return camel_key(force_str(key)) if isinstance(key, Promise) else key
+    return camel(force_str(key)) if isinstance(key, Promise) else key
 
 
 class JSONRenderer(DRFJSONRenderer):

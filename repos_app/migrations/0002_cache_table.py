@@ -1,18 +1,11 @@
-"""Create the database cache table, so throttling works after a plain ``migrate``.
+"""Once created the database cache table; that moved to ``musehub.core`` (its 0001), which
+owns shared infrastructure. Kept, empty, so databases migrated before the move and new
+ones share one history (``createcachetable`` leaves an existing table alone)."""
 
-Without ``REDIS_URL`` the shared cache is the database; Django creates its table only
-with ``createcachetable``, which an operator (or a test harness) may never run.
-"""
-
-from django.core.management import call_command
 from django.db import migrations
-
-
-def create_cache_table(apps, schema_editor):
-    call_command("createcachetable", database=schema_editor.connection.alias, verbosity=0)
 
 
 class Migration(migrations.Migration):
     dependencies = [("repos_app", "0001_initial")]
 
-    operations = [migrations.RunPython(create_cache_table, migrations.RunPython.noop)]
+    operations = []

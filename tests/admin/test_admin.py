@@ -183,13 +183,13 @@ def test_stop_action_uses_the_api_service(admin_client, studio, monkeypatch):
     from sessions_app import services
 
     calls = []
-    real = services.stop_session
+    real = services.session_stop
 
     def spy(**kwargs):
         calls.append(kwargs["session_id"])
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "stop_session", spy)
+    monkeypatch.setattr(services, "session_stop", spy)
     _, _, sessions = studio
     admin_client.post(SESSIONS_URL, {"action": "stop_selected_sessions", "_selected_action": [sessions["drums"].pk]})
     assert calls == [sessions["drums"].pk]
@@ -232,7 +232,7 @@ def test_session_ids_and_timestamps_are_read_only(admin_client, studio):
     response = admin_client.get(url)
     assert response.status_code == 200
     form_fields = set(response.context["adminform"].form.fields)
-    assert form_fields == {"intent", "location", "notes", "participants"}
+    assert form_fields == {"intent", "location", "notes", "participants", "tags"}
     response = admin_client.post(
         url,
         {
@@ -255,7 +255,7 @@ def test_bad_participants_are_refused_with_a_form_error(admin_client, studio):
     url = reverse("admin:sessions_app_session_change", args=[sessions["drums"].pk])
     response = admin_client.post(url, {"intent": "x", "location": "", "notes": "", "participants": '{"not": "a list"}'})
     assert response.status_code == 200
-    assert "Participants are a JSON list" in response.content.decode()
+    assert "Enter a JSON list" in response.content.decode()
     assert Session.objects.get(pk=sessions["drums"].pk).participants == ["Alice", "bob"]
 
 

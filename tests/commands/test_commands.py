@@ -17,8 +17,8 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from musehub.core.commands import parse_duration
 from repos_app.models import Repo
-from sessions_app.management.commands.stop_stale_sessions import parse_duration
 from sessions_app.models import Session
 from tests.factories import make_repo, make_session
 

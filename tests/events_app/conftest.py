@@ -6,8 +6,8 @@ import pytest
 from django.db import transaction
 
 from events_app.services import event_record
-from musehub.api.renderers import camelized
-from sessions_app.serializers import session_data, session_row
+from sessions_app.render import session_body
+from sessions_app.selectors import session_get
 from tests.events_app.harness import Receiver, RedisServer, new_queue, point_celery_at, wait_for
 
 SECRET = "s3cret-for-signing-0123456789"
@@ -15,7 +15,7 @@ SECRET = "s3cret-for-signing-0123456789"
 
 def snapshot(session) -> dict:
     """A session as the API renders it (what the session services hand to event_record)."""
-    return dict(camelized(session_data(session_row(session))))
+    return dict(session_body(session_get(repo_id=session.repo_id, session_id=session.pk)))
 
 
 def record(session, type_: str = "session.created", actor=None) -> None:

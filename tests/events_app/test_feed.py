@@ -106,10 +106,9 @@ def test_feed_follows_the_read_sessions_row(client, user, private_repo, outsider
 
 def test_recording_an_event_is_one_statement(repo) -> None:
     session = make_session(repo)
+    body = snapshot(session)
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:
-        event_record(
-            repo_id=repo.pk, session_id=session.pk, type="session.created", actor=None, session=snapshot(session)
-        )
+        event_record(repo_id=repo.pk, session_id=session.pk, type="session.created", actor=None, session=body)
     assert len([q for q in captured.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]) == 1
 
 

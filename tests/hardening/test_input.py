@@ -391,12 +391,12 @@ def test_wrong_type_in_nested_stream_is_read_no_further(client, auth_headers, ro
 def test_database_unreachable_mid_request_is_503_with_retry_after(client, repo, session, monkeypatch):
     from django.db import OperationalError
 
-    from sessions_app import services
+    from sessions_app import selectors
 
     def unreachable(**kwargs):
         raise OperationalError("connection to server failed")
 
-    monkeypatch.setattr(services, "get_session_row", unreachable)
+    monkeypatch.setattr(selectors, "session_get", unreachable)
     response = client.get(f"/api/repos/{repo.pk}/sessions/{session.pk}")
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0
@@ -412,7 +412,7 @@ def test_a_value_the_database_refuses_is_422_not_500(client, auth_headers, repo,
     def refuse(**kwargs):
         raise DataError("value too long for type character varying(255)")
 
-    monkeypatch.setattr(services, "update_session", refuse)
+    monkeypatch.setattr(services, "session_update", refuse)
     response = send(client, "PATCH", f"/api/repos/{repo.pk}/sessions/{session.pk}", {"notes": "n"}, auth_headers)
     assert response.status_code == 422
     assert "cannot be stored" in _json(response)["detail"]

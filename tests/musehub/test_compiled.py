@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db.models import Count
 
-from musehub.api.compiled import CompiledQuery
+from musehub.core.compiled import CompiledQuery
 from sessions_app.models import Session
 from tests.factories import make_repo, make_session
 

@@ -13,7 +13,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from openapi_spec_validator import validate
 
-from musehub.api.errors import camel
+from musehub.core.naming import camel
 
 pytestmark = pytest.mark.django_db
 
@@ -140,12 +140,25 @@ def test_session_shapes_match_the_spec(schema):
         "location",
         "isActive",
         "createdAt",
+        "tags",
     }
+    tags = session["tags"]
+    assert (tags["type"], tags["maxItems"], tags["items"]["pattern"]) == ("array", 20, "^[a-z0-9-]{1,40}$")
     create = schema["components"]["schemas"]["SessionCreateRequest"]["properties"]
-    assert set(create) == {"startedAt", "endedAt", "participants", "intent", "location", "notes", "commits", "isActive"}
+    assert set(create) == {
+        "startedAt",
+        "endedAt",
+        "participants",
+        "intent",
+        "location",
+        "notes",
+        "commits",
+        "isActive",
+        "tags",
+    }
     assert set(schema["components"]["schemas"]["SessionStopRequest"]["properties"]) == {"endedAt", "notes"}
     patch = schema["components"]["schemas"]["PatchedSessionUpdateRequest"]["properties"]
-    assert set(patch) == {"intent", "location", "notes", "participants", "commits"}
+    assert set(patch) == {"intent", "location", "notes", "participants", "commits", "tags"}
     assert set(schema["components"]["schemas"]["SessionCommitsRequest"]["properties"]) == {"commits"}
 
 
@@ -157,7 +170,11 @@ def test_list_routes_return_a_page_object_with_link_header(schema):
     page = schema["components"]["schemas"]["SessionList"]["properties"]
     assert set(page) == {"sessions", "total", "nextCursor"}
     query = {p["name"] for p in listing["parameters"] if p["in"] == "query"}
-    assert query == {"limit", "cursor", "active", "participant", "startedAfter", "startedBefore"}
+    assert query == {"limit", "cursor", "active", "participant", "startedAfter", "startedBefore", "tag"}
+    tag = next(p for p in listing["parameters"] if p["name"] == "tag")
+    # Repeated, not comma-separated: OpenAPI's default for a query array (form, explode).
+    assert tag.get("explode", True) is True, tag
+    assert tag["schema"]["type"] == "array", tag
     limit = next(p for p in listing["parameters"] if p["name"] == "limit")["schema"]
     assert (limit["minimum"], limit["maximum"], limit["default"]) == (1, 200, 50)
     for path, method, operation in operations(schema):

@@ -1,5 +1,5 @@
 """Filtered list pages come from queries compiled once per filter combination
-(``sessions_app.services``): for every combination, walking the pages gives exactly the
+(``sessions_app.selectors``): for every combination, walking the pages gives exactly the
 sessions, order and total that the ORM gives for the same filters."""
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.http import QueryDict
 
+from sessions_app.filters import clean_filters
 from sessions_app.models import Session
-from sessions_app.services import list_sessions
+from sessions_app.selectors import session_list
 from tests.factories import UserFactory, make_repo, make_session
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +43,9 @@ def _values(filters) -> tuple:
 def _walk(repo, filters, limit) -> tuple[list[str], set[int]]:
     seen, totals, cursor = [], set(), None
     while True:
-        rows, total, cursor = list_sessions(repo=repo.pk, limit=limit, cursor=cursor, filters=filters)
+        query = QueryDict(mutable=True)
+        query.update(filters)
+        rows, total, cursor = session_list(repo_id=repo.pk, limit=limit, cursor=cursor, filters=clean_filters(query))
         seen += [row["session_id"] for row in rows]
         totals.add(total)
         if cursor is None:

@@ -4,8 +4,11 @@ Every test of ``shared/seed/000_860aedbcaee49fd6.txt`` is here under its own nam
 own layer class, with every assertion kept. What changed in the port:
 - the seed's pydantic models (SessionCreate, SessionStop, SessionResponse) are the DRF
   serializers (SessionCreateSerializer, SessionStopSerializer, SessionSerializer);
-- ``musehub_repository.*`` and ``musehub_sessions.*`` are ``sessions_app.services``
-  (keyword arguments; not-found returns None);
+- ``musehub_repository.*`` and ``musehub_sessions.*`` are ``sessions_app.selectors`` (reads)
+  and ``sessions_app.services`` (writes): keyword arguments, sessions come back as rows
+  (``session_body`` renders them) and not-found raises ``NotFoundError``;
+- the request serializers hold what the client sent; the defaults a create applies are
+  ``sessions_app.fields.create_values``;
 - ``_db_repo``/``_db_session`` create rows through the services (``tests.factories``),
   so the repo's kept session count is exact, as it is for every session the API creates;
 - ``client.post(url, json=..., headers=...)`` is DRF's APIClient with JSON bodies.
@@ -19,10 +22,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from musehub.core.errors import NotFoundError
 from musehub.genesis import compute_identity_id, compute_session_id
 from repos_app.models import Repo
-from sessions_app import services
+from sessions_app import selectors, services
+from sessions_app.fields import create_values
 from sessions_app.models import Session
+from sessions_app.render import session_body
 from sessions_app.serializers import SessionCreateSerializer, SessionSerializer, SessionStopSerializer
 from tests.factories import UserFactory, make_repo, make_session
 
@@ -64,7 +70,7 @@ class TestUnitSessions:
     def test_session_create_defaults(self) -> None:
         sc = SessionCreateSerializer(data={})
         assert sc.is_valid(), sc.errors
-        data = sc.validated_data
+        data = create_values(sc.validated_data)
         assert data["participants"] == []
         assert data["intent"] == ""
         assert data["location"] == ""
@@ -88,7 +94,7 @@ class TestUnitSessions:
     def test_session_stop_defaults(self) -> None:
         ss = SessionStopSerializer(data={})
         assert ss.is_valid(), ss.errors
-        assert ss.validated_data["ended_at"] is None
+        assert ss.validated_data.get("ended_at") is None
 
     def test_session_stop_with_time(self) -> None:
         t = _now()
@@ -110,25 +116,26 @@ class TestUnitSessions:
             "notes": "",
             "intent": "jam",
             "location": "studio",
+            "tags": [],
             "is_active": True,
             "created_at": t,
         }
         row.update(overrides)
-        return SessionSerializer(row).data
+        return SessionSerializer(row).data  # the body as sent: camelCase keys
 
     def test_session_response_fields(self) -> None:
         t = _now()
         sid = compute_session_id("a" * 64, compute_identity_id(b"carol"), t.isoformat())
         sr = self._response(session_id=sid, started_at=t, created_at=t)
-        assert sr["session_id"] == sid
-        assert sr["is_active"] is True
-        assert sr["duration_seconds"] is None
+        assert sr["sessionId"] == sid
+        assert sr["isActive"] is True
+        assert sr["durationSeconds"] is None
 
     def test_session_response_duration_none_when_active(self) -> None:
         t = _now()
         sid = compute_session_id("b" * 64, compute_identity_id(b"testuser"), t.isoformat())
         sr = self._response(session_id=sid, started_at=t, participants=[], intent="", location="", created_at=t)
-        assert sr["duration_seconds"] is None
+        assert sr["durationSeconds"] is None
 
     def test_session_response_commits_default_empty(self) -> None:
         t = _now()
@@ -145,30 +152,29 @@ class TestIntegrationSessionService:
 
     def test_create_session_returns_response(self) -> None:
         repo = _db_repo()
-        resp = services.create_session(
+        resp, created = services.session_create(
             repo_id=repo.repo_id,
             author=repo.owner,
-            started_at=None,
             participants=["alice"],
             intent="write",
             location="studio",
         )
-        assert isinstance(resp, Session)
-        assert resp.is_active is True
-        assert resp.session_id is not None
+        assert created is True
+        assert resp["is_active"] is True
+        assert resp["session_id"] is not None
 
     def test_create_session_uses_provided_started_at(self) -> None:
         repo = _db_repo()
         t = _now()
-        resp = services.create_session(
+        resp, _ = services.session_create(
             repo_id=repo.repo_id, author=repo.owner, started_at=t, participants=[], intent="", location=""
         )
         # started_at stored as UTC; compare without tz
-        assert resp.started_at.replace(tzinfo=None) == t.replace(tzinfo=None)
+        assert resp["started_at"].replace(tzinfo=None) == t.replace(tzinfo=None)
 
     def test_list_sessions_empty(self) -> None:
         repo = _db_repo()
-        sessions, total, _ = services.list_sessions(repo=repo.repo_id)
+        sessions, total, _ = selectors.session_list(repo_id=repo.repo_id)
         assert sessions == []
         assert total == 0
 
@@ -176,7 +182,7 @@ class TestIntegrationSessionService:
         repo = _db_repo()
         _db_session(repo.repo_id)
         _db_session(repo.repo_id)
-        sessions, total, _ = services.list_sessions(repo=repo.repo_id)
+        sessions, total, _ = selectors.session_list(repo_id=repo.repo_id)
         assert total == 2
         assert len(sessions) == 2
 
@@ -184,49 +190,49 @@ class TestIntegrationSessionService:
         repo = _db_repo()
         for _ in range(5):
             _db_session(repo.repo_id)
-        sessions, total, _ = services.list_sessions(repo=repo.repo_id, limit=3)
+        sessions, total, _ = selectors.session_list(repo_id=repo.repo_id, limit=3)
         assert total == 5
         assert len(sessions) == 3
 
     def test_get_session_found(self) -> None:
         repo = _db_repo()
         sess = _db_session(repo.repo_id)
-        result = services.get_session(repo_id=repo.repo_id, session_id=sess.session_id)
+        result = selectors.session_get(repo_id=repo.repo_id, session_id=sess.session_id)
         assert result is not None
-        assert result.session_id == sess.session_id
+        assert result["session_id"] == sess.session_id
 
     def test_get_session_not_found(self) -> None:
         repo = _db_repo()
-        result = services.get_session(repo_id=repo.repo_id, session_id="nonexistent")
-        assert result is None
+        with pytest.raises(NotFoundError):
+            selectors.session_get(repo_id=repo.repo_id, session_id="nonexistent")
 
     def test_get_session_wrong_repo_returns_none(self) -> None:
         repo1 = _db_repo()
         repo2 = _db_repo()
         sess = _db_session(repo1.repo_id)
-        result = services.get_session(repo_id=repo2.repo_id, session_id=sess.session_id)
-        assert result is None
+        with pytest.raises(NotFoundError):
+            selectors.session_get(repo_id=repo2.repo_id, session_id=sess.session_id)
 
     def test_stop_session_marks_ended(self) -> None:
         repo = _db_repo()
         sess = _db_session(repo.repo_id, is_active=True)
-        result = services.stop_session(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=None)
-        assert result.is_active is False
-        assert result.ended_at is not None
+        result = services.session_stop(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=None)
+        assert result["is_active"] is False
+        assert result["ended_at"] is not None
 
     def test_stop_session_not_found_returns_none(self) -> None:
         repo = _db_repo()
-        result = services.stop_session(repo_id=repo.repo_id, session_id="nonexistent-id", ended_at=None)
-        assert result is None
+        with pytest.raises(NotFoundError):
+            services.session_stop(repo_id=repo.repo_id, session_id="nonexistent-id", ended_at=None)
 
     def test_stop_session_idempotent(self) -> None:
         repo = _db_repo()
         sess = _db_session(repo.repo_id, is_active=True)
         t = _now()
-        services.stop_session(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=t)
+        services.session_stop(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=t)
         # stop again — is_active already False, should not change ended_at
-        result2 = services.stop_session(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=None)
-        assert result2.is_active is False
+        result2 = services.session_stop(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=None)
+        assert result2["is_active"] is False
 
     def test_stop_session_duration_computed(self) -> None:
         repo = _db_repo()
@@ -236,36 +242,36 @@ class TestIntegrationSessionService:
         assert sess.session_id == compute_session_id(
             repo.repo_id, compute_identity_id(b"testuser"), "2025-01-01T10:00:00Z"
         )
-        result = services.stop_session(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=ended)
-        assert result.duration_seconds == 5400.0  # 90 minutes
+        result = services.session_stop(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=ended)
+        assert session_body(result)["durationSeconds"] == 5400.0  # 90 minutes
 
     def test_musehub_sessions_service_upsert(self) -> None:
         repo = _db_repo()
         sc = SessionCreateSerializer(data={"participants": ["dave"], "intent": "jam", "location": "garage"})
         assert sc.is_valid(), sc.errors
-        resp, created = services.upsert_session(repo_id=repo.repo_id, author=repo.owner, **sc.validated_data)
+        resp, created = services.session_create(repo_id=repo.repo_id, author=repo.owner, **sc.validated_data)
         assert created is True
-        assert resp.is_active is True
-        assert resp.participants == ["dave"]
+        assert resp["is_active"] is True
+        assert resp["participants"] == ["dave"]
 
     def test_musehub_sessions_service_list(self) -> None:
         repo = _db_repo()
         _db_session(repo.repo_id)
-        sessions, total, _ = services.list_sessions(repo=repo.repo_id)
+        sessions, total, _ = selectors.session_list(repo_id=repo.repo_id)
         assert total == 1
         assert len(sessions) == 1
 
     def test_musehub_sessions_service_get(self) -> None:
         repo = _db_repo()
         sess = _db_session(repo.repo_id)
-        result = services.get_session(repo_id=repo.repo_id, session_id=sess.session_id)
+        result = selectors.session_get(repo_id=repo.repo_id, session_id=sess.session_id)
         assert result is not None
-        assert result.session_id == sess.session_id
+        assert result["session_id"] == sess.session_id
 
     def test_musehub_sessions_service_get_missing(self) -> None:
         repo = _db_repo()
-        result = services.get_session(repo_id=repo.repo_id, session_id="bad-id")
-        assert result is None
+        with pytest.raises(NotFoundError):
+            selectors.session_get(repo_id=repo.repo_id, session_id="bad-id")
 
 
 # ═══════════════════════════════════════════════════════════════════════════════
@@ -411,7 +417,7 @@ class TestDataIntegritySessions:
     def test_stop_session_updates_is_active_flag(self) -> None:
         repo = _db_repo()
         sess = _db_session(repo.repo_id, is_active=True)
-        services.stop_session(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=None)
+        services.session_stop(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=None)
         row = Session.objects.get(session_id=sess.session_id)
         assert row.is_active is False
         assert row.ended_at is not None
@@ -428,8 +434,8 @@ class TestDataIntegritySessions:
         started = datetime(2025, 3, 1, 9, 0, 0)
         ended = datetime(2025, 3, 1, 10, 0, 0)  # 3600 seconds later
         sess = _raw_session(repo, started)
-        result = services.stop_session(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=ended)
-        assert result.duration_seconds == 3600.0
+        result = services.session_stop(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=ended)
+        assert session_body(result)["durationSeconds"] == 3600.0
 
     def test_session_scoped_to_repo(self) -> None:
         repo1 = _db_repo()
@@ -437,8 +443,8 @@ class TestDataIntegritySessions:
         _db_session(repo1.repo_id)
         _db_session(repo1.repo_id)
         _db_session(repo2.repo_id)
-        sessions1, total1, _ = services.list_sessions(repo=repo1.repo_id)
-        sessions2, total2, _ = services.list_sessions(repo=repo2.repo_id)
+        sessions1, total1, _ = selectors.session_list(repo_id=repo1.repo_id)
+        sessions2, total2, _ = selectors.session_list(repo_id=repo2.repo_id)
         assert total1 == 2
         assert total2 == 1
         assert {s["repo_id"] for s in sessions1} == {repo1.repo_id}
@@ -449,12 +455,12 @@ class TestDataIntegritySessions:
         # Started before both stop instants below, as the seed's wall-clock start was.
         sess = _raw_session(repo, datetime(2025, 6, 1, 9, 0, 0))
         t1 = datetime(2025, 6, 1, 10, 0, 0)
-        services.stop_session(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=t1)
+        services.session_stop(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=t1)
         # Stop again — is_active is already False, so ended_at must NOT change
         t2 = datetime(2025, 6, 1, 11, 0, 0)
-        result = services.stop_session(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=t2)
+        result = services.session_stop(repo_id=repo.repo_id, session_id=sess.session_id, ended_at=t2)
         # ended_at stays as t1 (not overwritten because is_active was already False)
-        assert result.ended_at.replace(tzinfo=None) == t1
+        assert result["ended_at"].replace(tzinfo=None) == t1
 
 
 # ═══════════════════════════════════════════════════════════════════════════════

@@ -1,4 +1,4 @@
-"""``get_session_row`` (a query compiled once, ``musehub.api.compiled``) returns what the
+"""``session_get`` (a query compiled once, ``musehub.core.compiled``) returns what the
 ORM's ``.values()`` returns, on each database, and only for the session's own repo."""
 
 from __future__ import annotations
@@ -7,8 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from musehub.core.errors import NotFoundError
 from sessions_app.models import Session
-from sessions_app.services import ROW_FIELDS, get_session_row
+from sessions_app.render import ROW_FIELDS
+from sessions_app.selectors import session_get
 from tests.factories import make_repo, make_session
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +30,7 @@ def test_row_equals_the_orm_values(user, ended) -> None:
     )
     expected = Session.objects.filter(pk=session.pk).values(*ROW_FIELDS).get()
 
-    row = get_session_row(repo_id=repo.pk, session_id=session.pk)
+    row = session_get(repo_id=repo.pk, session_id=session.pk)
 
     assert row == expected
     assert row["started_at"] == T0
@@ -40,5 +42,7 @@ def test_row_equals_the_orm_values(user, ended) -> None:
 def test_a_session_of_another_repo_is_not_found(user) -> None:
     session = make_session(make_repo(owner=user))
     other = make_repo(owner=user)
-    assert get_session_row(repo_id=other.pk, session_id=session.pk) is None
-    assert get_session_row(repo_id=session.repo_id, session_id="f" * 64) is None
+    with pytest.raises(NotFoundError):
+        session_get(repo_id=other.pk, session_id=session.pk)
+    with pytest.raises(NotFoundError):
+        session_get(repo_id=session.repo_id, session_id="f" * 64)

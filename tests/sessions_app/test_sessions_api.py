@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from musehub.errors import NotFoundError
+from musehub.core.errors import NotFoundError
 from repos_app.models import Repo
 from sessions_app import services
 from sessions_app.models import Session
@@ -139,20 +139,19 @@ class TestPatch:
         assert field in resp.json()["errors"]
         assert Session.objects.get(pk=session.pk).location == "Abbey Road"
 
-    def test_patch_costs_five_queries(self, client, auth_headers, repo, session):
-        # token, repo + role, session + author, UPDATE, read back what other writers changed
+    def test_patch_costs_four_queries(self, client, auth_headers, repo, session):
+        # token, repo + role, the session row locked (with its author), UPDATE
         with CaptureQueriesContext(connection) as captured:
             resp = client.patch(session_url(repo, session.session_id), {"notes": "x"}, headers=auth_headers)
         assert resp.json()["author"] == "testuser"
         transaction_control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
         statements = [q["sql"] for q in captured if not q["sql"].lstrip().upper().startswith(transaction_control)]
-        assert len(statements) == 5, statements
+        assert len(statements) == 4, statements
 
     def test_edit_of_a_session_deleted_meanwhile_is_not_found(self, repo, session):
-        loaded = services.get_session(repo_id=repo.pk, session_id=session.session_id)
-        services.delete_session(repo_id=repo.pk, session_id=session.session_id)
+        services.session_delete(repo_id=repo.pk, session_id=session.session_id)
         with pytest.raises(NotFoundError):
-            services.update_session(session=loaded, notes="too late")
+            services.session_update(repo_id=repo.pk, session_id=session.session_id, notes="too late")
 
     def test_patch_unknown_session_is_404(self, client, auth_headers, repo):
         resp = client.patch(session_url(repo, "a" * 64), {"notes": "x"}, headers=auth_headers)

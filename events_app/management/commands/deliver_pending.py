@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from kombu.exceptions import OperationalError
 
 from events_app.services import deliveries_sweep
-from repos_app.management.commands._base import MuseHubCommand
+from musehub.core.commands import MuseHubCommand
 
 
 class Command(MuseHubCommand):

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from events_app.services import events_prune
-from repos_app.management.commands._base import MuseHubCommand
-from sessions_app.management.commands.stop_stale_sessions import parse_duration
+from musehub.core.commands import MuseHubCommand, parse_duration
 
 
 class Command(MuseHubCommand):

@@ -5,8 +5,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from musehub.errors import ConflictError
-from repos_app.management.commands._base import MuseHubCommand, check_text
+from musehub.core.commands import MuseHubCommand, check_text
+from musehub.core.errors import ConflictError
 from repos_app.models import Visibility
 from repos_app.services import repo_create
 
@@ -44,4 +44,4 @@ class Command(MuseHubCommand):
             raise CommandError(" ".join(exc.messages)) from None
         except ConflictError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(repo.repo_id)
+        self.stdout.write(repo["repo_id"])

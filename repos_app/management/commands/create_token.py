@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from knox.models import AuthToken
 
-from repos_app.management.commands._base import MuseHubCommand, check_text
+from musehub.core.commands import MuseHubCommand, check_text
 
 
 class Command(MuseHubCommand):

@@ -7,10 +7,10 @@ from django.db import transaction
 from django.utils import timezone
 from knox.models import AuthToken
 
-from repos_app.management.commands._base import MuseHubCommand
+from musehub.core.commands import MuseHubCommand
 from repos_app.models import Repo, Visibility
 from repos_app.services import repo_create
-from sessions_app.services import stop_session, upsert_session
+from sessions_app.services import session_create, session_stop
 
 DEMO_USER = "demo"
 DEMO_REPOS = [
@@ -33,28 +33,28 @@ class Command(MuseHubCommand):
         if created:
             self.stdout.write(f"Created user '{DEMO_USER}'.")
         for name, visibility, description in DEMO_REPOS:
-            repo = Repo.objects.filter(owner=user, name=name).first()
-            if repo is None:
-                repo = repo_create(owner=user, name=name, visibility=visibility, description=description)
-                self._add_sessions(repo, user)
-                self.stdout.write(f"Created {visibility} repo '{name}': {repo.repo_id}")
+            repo_id = Repo.objects.filter(owner=user, name=name).values_list("repo_id", flat=True).first()
+            if repo_id is None:
+                repo_id = repo_create(owner=user, name=name, visibility=visibility, description=description)["repo_id"]
+                self._add_sessions(repo_id, user)
+                self.stdout.write(f"Created {visibility} repo '{name}': {repo_id}")
             else:
-                self.stdout.write(f"Repo '{name}' exists: {repo.repo_id}")
+                self.stdout.write(f"Repo '{name}' exists: {repo_id}")
         _, token = AuthToken.objects.create(user=user)
         self.stdout.write(f"Demo API token (shown once): {token}")
 
     @staticmethod
-    def _add_sessions(repo, user) -> None:
+    def _add_sessions(repo_id: str, user) -> None:
         now = timezone.now().replace(microsecond=0)
         for days_ago, intent in [(3, "Sketch the verse"), (2, "Record drums"), (1, "Write the chorus")]:
             started = now - timedelta(days=days_ago)
-            session, _ = upsert_session(
-                repo_id=repo.pk,
+            session, _ = session_create(
+                repo_id=repo_id,
                 author=user,
                 started_at=started,
                 participants=[user.username, "bandmate"],
                 intent=intent,
                 location="Home studio",
             )
-            stop_session(repo_id=repo.pk, session_id=session.pk, ended_at=started + timedelta(hours=2))
-        upsert_session(repo_id=repo.pk, author=user, participants=[user.username], intent="Mix the single")
+            session_stop(repo_id=repo_id, session_id=session["session_id"], ended_at=started + timedelta(hours=2))
+        session_create(repo_id=repo_id, author=user, participants=[user.username], intent="Mix the single")

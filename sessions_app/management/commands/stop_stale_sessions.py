@@ -2,33 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
-import re
 from datetime import timedelta
 
-from repos_app.management.commands._base import MuseHubCommand
-from sessions_app.services import stop_stale_sessions
-
-_DURATION = re.compile(r"^\s*(\d{1,9})\s*([mhd])\s*$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-#: timedelta's own limit is 999,999,999 days; no session is that old.
-_MAX_DAYS = 100 * 365
-
-
-def parse_duration(text: str) -> timedelta:
-    """``"90m"`` → 90 minutes, ``"12h"``, ``"7d"``; anything else is an argument error."""
-    match = _DURATION.match(text)
-    if not match:
-        raise argparse.ArgumentTypeError(
-            f"invalid duration {text!r}: use a whole number followed by m, h or d, like 90m, 12h or 7d"
-        )
-    amount, unit = int(match[1]), match[2]
-    if amount == 0:
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: must be more than zero")
-    duration = timedelta(**{_UNITS[unit]: amount})
-    if duration > timedelta(days=_MAX_DAYS):
-        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: at most {_MAX_DAYS} days")
-    return duration
+from musehub.core.commands import MuseHubCommand, parse_duration
+from sessions_app.services import sessions_stop_stale
 
 
 class Command(MuseHubCommand):
@@ -59,10 +36,10 @@ class Command(MuseHubCommand):
             self.stdout.flush()
 
         if dry_run:
-            ids = stop_stale_sessions(older_than=older_than, dry_run=True)
+            ids = sessions_stop_stale(older_than=older_than, dry_run=True)
             for session_id in ids:
                 self.stdout.write(session_id)
             self.stderr.write(f"Would stop {len(ids)} session(s) active for longer than {older_than}.")
             return
-        ids = stop_stale_sessions(older_than=older_than, on_stop=stopped)
+        ids = sessions_stop_stale(older_than=older_than, on_stop=stopped)
         self.stderr.write(f"Stopped {len(ids)} session(s) active for longer than {older_than}.")

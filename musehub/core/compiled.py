@@ -10,7 +10,7 @@ values on each run. The rows are exactly what the same ``.values()`` query would
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ class CompiledQuery:
       compared with a string column (an id);
     - for a parameter named in ``datetimes``, a sentinel instant: each value is then
       converted for the database as the ORM converts a ``DateTimeField``'s.
+    - for a parameter named in ``integers`` (a user id), an integer no row has.
     Parameters named in ``shape`` change the SQL itself (a page size becomes ``LIMIT``, a
     filter is there or not): ``build`` gets their real values, and each distinct combination
     compiles once. The only other values the SQL may hold are booleans (``is_active =
@@ -36,17 +37,25 @@ class CompiledQuery:
     """
 
     def __init__(
-        self, build: Callable[..., QuerySet], *, datetimes: tuple[str, ...] = (), shape: tuple[str, ...] = ()
+        self,
+        build: Callable[..., QuerySet],
+        *,
+        datetimes: tuple[str, ...] = (),
+        integers: tuple[str, ...] = (),
+        shape: tuple[str, ...] = (),
     ) -> None:
         self._build = build
         self._bound = tuple(name for name in inspect.signature(build).parameters if name not in shape)
         self._datetimes = datetimes
+        self._integers = integers
         self._shape = shape
         self._compiled: dict[tuple, tuple[str, tuple[str | _Constant, ...], tuple[str, ...], dict]] = {}
 
     def _placeholder(self, name: str, position: int) -> Any:
         if name in self._datetimes:
             return datetime(2000, 1, 1, 0, 0, 0, position + 1, tzinfo=UTC)
+        if name in self._integers:
+            return _INTEGER_PLACEHOLDER - position
         return f"\x00{name}\x00"
 
     def _to_db(self, name: str, value: Any, connection) -> Any:
@@ -61,10 +70,9 @@ class CompiledQuery:
         compiler = query.get_compiler(using)
         sql, params = compiler.as_sql()
         slots = {self._to_db(name, value, connection): name for name, value in placeholders.items()}
-        # A bool is never a placeholder, so it cannot be one the ORM transformed on its way.
-        if any(not isinstance(param, bool) and param not in slots for param in params):
+        if any(param not in slots and not _is_constant(param) for param in params):
             raise TypeError("CompiledQuery parameters must be the build function's arguments")
-        bindings = tuple(_Constant(param) if isinstance(param, bool) else slots[param] for param in params)
+        bindings = tuple(slots[param] if param in slots else _Constant(param) for param in params)
         fields = [column for column, _, _ in compiler.select[: compiler.col_count]]
         names = (*query.values_select, *query.annotation_select)  # as ValuesIterable names them
         compiled = (sql, bindings, names, compiler.get_converters(fields))
@@ -73,6 +81,11 @@ class CompiledQuery:
 
     def fetch(self, *, using: str = DEFAULT_DB_ALIAS, **params: Any) -> list[dict[str, Any]]:
         """The rows for these parameter values, as dicts keyed like ``.values()``."""
+        return list(self.iterate(using=using, **params))
+
+    def iterate(self, *, using: str = DEFAULT_DB_ALIAS, **params: Any) -> Iterator[dict[str, Any]]:
+        """``fetch``, one row at a time: a row is converted (its JSON decoded, say) only when
+        it is asked for, so a caller that stops early never builds the rest."""
         shape = {name: params[name] for name in self._shape}
         key = (using, *shape.values())
         sql, bindings, names, converters = self._compiled.get(key) or self._compile(key, using, shape)
@@ -83,18 +96,29 @@ class CompiledQuery:
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
-            rows = cursor.fetchall()
-        result = []
-        for row in rows:
-            values = list(row)
-            for position, (functions, expression) in converters.items():
-                for convert in functions:
-                    values[position] = convert(values[position], expression, connection)
-            result.append(dict(zip(names, values, strict=True)))
-        return result
+            while chunk := cursor.fetchmany(_CHUNK):
+                for row in chunk:
+                    values = list(row)
+                    for position, (functions, expression) in converters.items():
+                        for convert in functions:
+                            values[position] = convert(values[position], expression, connection)
+                    yield dict(zip(names, values, strict=True))
 
 
+#: Rows taken from the database driver at a time by ``iterate``.
+_CHUNK = 32
 _DATETIME = DateTimeField()
+
+
+#: Integer parameters are compiled with values no id takes (far below zero).
+_INTEGER_PLACEHOLDER = -(10**15)
+
+
+def _is_constant(param: Any) -> bool:
+    """A boolean the build function wrote into the query (``is_active = True``). Any other
+    value is refused: it is most likely a parameter that went in by mistake, or one the ORM
+    transformed on its way (a string placeholder wrapped in ``%...%``)."""
+    return isinstance(param, bool)
 
 
 @dataclass(frozen=True, slots=True)

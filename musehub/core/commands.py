@@ -1,7 +1,11 @@
 """What every MuseHub command shares: errors are one line and a non-zero exit, never a
-traceback; ``--help`` ends with examples. (Not a command itself: the name starts with ``_``.)"""
+traceback; ``--help`` ends with examples; durations are written ``90m``, ``12h``, ``7d``."""
 
 from __future__ import annotations
+
+import argparse
+import re
+from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 from django.db import DatabaseError
@@ -48,3 +52,25 @@ def check_text(value: str, *, what: str, max_length: int, allow_blank: bool = Fa
     if "\x00" in value:
         raise CommandError(f"{what} must not contain NUL characters.")
     return value
+
+
+_DURATION = re.compile(r"^\s*(\d{1,9})\s*([mhd])\s*$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+#: timedelta's own limit is 999,999,999 days; no session is that old.
+_MAX_DAYS = 100 * 365
+
+
+def parse_duration(text: str) -> timedelta:
+    """``"90m"`` → 90 minutes, ``"12h"``, ``"7d"``; anything else is an argument error."""
+    match = _DURATION.match(text)
+    if not match:
+        raise argparse.ArgumentTypeError(
+            f"invalid duration {text!r}: use a whole number followed by m, h or d, like 90m, 12h or 7d"
+        )
+    amount, unit = int(match[1]), match[2]
+    if amount == 0:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: must be more than zero")
+    duration = timedelta(**{_UNITS[unit]: amount})
+    if duration > timedelta(days=_MAX_DAYS):
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r}: at most {_MAX_DAYS} days")
+    return duration

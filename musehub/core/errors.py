@@ -19,3 +19,13 @@ class ConflictError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+def flatten_messages(detail) -> list[str]:
+    """Validation messages nested in dicts and lists (a list field's per-item errors) as
+    one flat list of strings."""
+    if isinstance(detail, dict):
+        return [text for value in detail.values() for text in flatten_messages(value)]
+    if isinstance(detail, list):
+        return [text for value in detail for text in flatten_messages(value)]
+    return [str(detail)]

@@ -1,0 +1,45 @@
+"""The one JSON shape of a session: what the API answers, and what events and webhooks carry.
+
+A session is read as a row (``ROW_FIELDS``: its columns, with the author's username in
+place of the author's id) and ``session_body`` turns that row into the camelCase body.
+Both are derived from the model's columns, so a new column shows up here by itself.
+Built by hand rather than by a serializer: a page of 50 sessions is the hot path, and
+this is several times faster than serializing model instances field by field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db.models import DateTimeField
+
+from musehub.api.renderers import Camelized
+from musehub.core.naming import camel
+from musehub.core.timestamps import format_timestamp
+from sessions_app.models import Session
+
+#: The author is shown by name: ``.values()`` reads it through the join.
+AUTHOR = "author__username"
+#: The columns of a session row, as ``.values(*ROW_FIELDS)`` reads them.
+ROW_FIELDS: tuple[str, ...] = tuple(
+    AUTHOR if field.name == "author" else field.attname for field in Session._meta.concrete_fields
+)
+_TIMESTAMPS = tuple(
+    (camel(field.attname), field.attname) for field in Session._meta.concrete_fields if isinstance(field, DateTimeField)
+)
+_AS_STORED = tuple(
+    ("author" if column == AUTHOR else camel(column), column)
+    for column in ROW_FIELDS
+    if column not in dict(_TIMESTAMPS).values()
+)
+
+
+def session_body(row: Mapping[str, Any]) -> Camelized:
+    """A session row as the API shows it: camelCase keys, ``Z`` timestamps, ``durationSeconds``."""
+    body = Camelized({key: row[column] for key, column in _AS_STORED})
+    for key, column in _TIMESTAMPS:
+        body[key] = format_timestamp(row[column])
+    started_at, ended_at = row["started_at"], row["ended_at"]
+    body["durationSeconds"] = None if ended_at is None else (ended_at - started_at).total_seconds()
+    return body

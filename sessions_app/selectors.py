@@ -1,0 +1,182 @@
+"""Reading sessions: one session, a page of a repo's sessions, the stale ones.
+
+Every read returns session rows (``sessions_app.render.ROW_FIELDS``), the one shape the
+API renders with ``session_body``; "no such session" is ``NotFoundError``. The hot reads
+are compiled once (``musehub.core.compiled``): building and compiling an ORM query cost
+more CPU than PostgreSQL spends answering it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from django.db.models import Count, QuerySet
+
+from musehub.core.compiled import CompiledQuery
+from musehub.core.errors import NotFoundError
+from musehub.core.keyset import KeysetPage, keyset_page, keyset_rows
+from sessions_app.filters import filter_sessions
+from sessions_app.models import Session
+from sessions_app.render import ROW_FIELDS
+
+#: Newest first: the order of every list (and of its cursor's keys).
+NEWEST_FIRST = ("started_at", "session_id")
+#: The filters a compiled query handles; the JSON ones (participant, tag) go through the ORM.
+_COMPILED_FILTERS = frozenset({"active", "started_after", "started_before"})
+
+_SESSION_ROW = CompiledQuery(
+    lambda repo_id, session_id: Session.objects.filter(repo_id=repo_id, pk=session_id).order_by().values(*ROW_FIELDS)
+)
+
+
+def session_get(*, repo_id: str, session_id: str) -> dict[str, Any]:
+    """Session ``session_id`` of repo ``repo_id`` as a row; ``NotFoundError`` when there is
+    none (also when it is another repo's)."""
+    rows = _SESSION_ROW.fetch(repo_id=repo_id, session_id=session_id)
+    if not rows:
+        raise NotFoundError("Session not found.")
+    return rows[0]
+
+
+def session_list(
+    *,
+    repo_id: str,
+    limit: int = 50,
+    cursor: str | None = None,
+    filters: Mapping[str, Any] | None = None,
+    repo_total: int | None = None,
+) -> KeysetPage:
+    """A page of the repo's sessions, newest first, and how many match in all.
+
+    ``filters`` are cleaned values keyed by name (``active``, ``participant``, ``tag``,
+    ``started_after``, ``started_before``: ``sessions_app.filters.clean_filters``).
+    Unfiltered, the total is ``repo_total`` (the repo's kept count) when the caller has it,
+    so a repo with a million sessions costs no ``COUNT(*)``.
+    """
+    filters = dict(filters or {})
+    if not filters:
+        return keyset_page(
+            None if repo_total is not None else Session.objects.filter(repo_id=repo_id).values(*ROW_FIELDS),
+            keys=NEWEST_FIRST,
+            limit=limit,
+            cursor=cursor,
+            total=repo_total,
+            fetch=partial(_unfiltered_page, repo_id=repo_id, limit=limit),
+        )
+    if set(filters) <= _COMPILED_FILTERS:
+        count = partial(_filtered_total, repo_id=repo_id, filters=filters)
+        if filters == {"active": False} and repo_total is not None:
+            # The ended sessions are nearly all of a big repo: counting them reads every
+            # row, while the active ones are few and have an index of their own.
+            count = lambda: repo_total - _filtered_total(repo_id=repo_id, filters={"active": True})  # noqa: E731
+        return keyset_page(
+            None,
+            keys=NEWEST_FIRST,
+            limit=limit,
+            cursor=cursor,
+            fetch=partial(_filtered_page, repo_id=repo_id, limit=limit, filters=filters),
+            count=count,
+        )
+    # A JSON comparison (participant, tag): the ORM builds this one each time.
+    return keyset_page(
+        filter_sessions(Session.objects.filter(repo_id=repo_id), filters).values(*ROW_FIELDS),
+        keys=NEWEST_FIRST,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+def sessions_stale(*, started_before: datetime) -> list[tuple[str, str]]:
+    """``(repo_id, session_id)`` of every session still active that started before
+    ``started_before``, oldest first."""
+    return list(
+        Session.objects.filter(is_active=True, started_at__lt=started_before)
+        .order_by("started_at", "session_id")
+        .values_list("repo_id", "session_id")
+    )
+
+
+# The list queries, each compiled once per shape: an unfiltered page (first, or after a
+# cursor), and a page and a total filtered by any of active, startedAfter, startedBefore.
+_FIRST_PAGE = CompiledQuery(
+    lambda repo_id, limit: keyset_rows(
+        Session.objects.filter(repo_id=repo_id).values(*ROW_FIELDS), keys=NEWEST_FIRST, limit=limit
+    ),
+    shape=("limit",),
+)
+_PAGE_AFTER = CompiledQuery(
+    lambda repo_id, after_time, after_id, limit: keyset_rows(
+        Session.objects.filter(repo_id=repo_id).values(*ROW_FIELDS),
+        keys=NEWEST_FIRST,
+        limit=limit,
+        after=(after_time, after_id),
+    ),
+    datetimes=("after_time",),
+    shape=("limit",),
+)
+
+
+def _matching(repo_id, active, started_after, started_before, present) -> QuerySet:
+    """The sessions of ``repo_id`` matching the filters named in ``present``."""
+    values = {"active": active, "started_after": started_after, "started_before": started_before}
+    return filter_sessions(Session.objects.filter(repo_id=repo_id), {name: values[name] for name in present})
+
+
+_FILTERED_PAGE = CompiledQuery(
+    lambda repo_id, started_after, started_before, after_time, after_id, limit, active, present, paged: keyset_rows(
+        _matching(repo_id, active, started_after, started_before, present).values(*ROW_FIELDS),
+        keys=NEWEST_FIRST,
+        limit=limit,
+        after=(after_time, after_id) if paged else None,
+    ),
+    datetimes=("started_after", "started_before", "after_time"),
+    shape=("limit", "active", "present", "paged"),
+)
+_FILTERED_TOTAL = CompiledQuery(
+    lambda repo_id, started_after, started_before, active, present: (
+        _matching(repo_id, active, started_after, started_before, present)
+        .order_by()
+        .values("repo_id")
+        .annotate(total=Count("*"))
+    ),
+    datetimes=("started_after", "started_before"),
+    shape=("active", "present"),
+)
+
+
+def _unfiltered_page(after: tuple[datetime, str] | None, *, repo_id: str, limit: int) -> Iterator[dict[str, Any]]:
+    if after is None:
+        return _FIRST_PAGE.iterate(repo_id=repo_id, limit=limit)
+    after_time, after_id = after
+    return _PAGE_AFTER.iterate(repo_id=repo_id, after_time=after_time, after_id=after_id, limit=limit)
+
+
+def _filter_params(filters: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "active": filters.get("active"),
+        "started_after": filters.get("started_after"),
+        "started_before": filters.get("started_before"),
+        "present": tuple(sorted(filters)),
+    }
+
+
+def _filtered_page(
+    after: tuple[datetime, str] | None, *, repo_id: str, limit: int, filters: Mapping[str, Any]
+) -> Iterator[dict[str, Any]]:
+    after_time, after_id = after or (None, None)
+    return _FILTERED_PAGE.iterate(
+        repo_id=repo_id,
+        after_time=after_time,
+        after_id=after_id,
+        limit=limit,
+        paged=after is not None,
+        **_filter_params(filters),
+    )
+
+
+def _filtered_total(*, repo_id: str, filters: Mapping[str, Any]) -> int:
+    rows = _FILTERED_TOTAL.fetch(repo_id=repo_id, **_filter_params(filters))
+    return rows[0]["total"] if rows else 0
