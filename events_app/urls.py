@@ -1,6 +1,22 @@
-from django.urls import path, re_path
+from django.urls import path, register_converter
 
 from events_app.views import EventFeedView, HookViewSet
+
+
+class DatabaseIdConverter:
+    """A hook or delivery id: at most 18 digits, so a longer one is a 404 and never an
+    integer the database cannot hold."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(DatabaseIdConverter, "dbid")
 
 hook_list = HookViewSet.as_view({"get": "list", "post": "create"})
 hook_detail = HookViewSet.as_view({"get": "retrieve", "patch": "partial_update", "delete": "destroy"})
@@ -8,15 +24,13 @@ hook_ping = HookViewSet.as_view({"post": "ping"})
 hook_deliveries = HookViewSet.as_view({"get": "deliveries"})
 hook_redeliver = HookViewSet.as_view({"post": "redeliver"})
 
-# Hook and delivery ids are database ids: at most 18 digits, so a longer one is a 404 and
-# never an integer the database cannot hold.
-_HOOK = r"^repos/(?P<repo_id>[0-9a-f]{64})/hooks/(?P<hook_id>[0-9]{1,18})"
+_HOOK = "repos/<hexid:repo_id>/hooks/<dbid:hook_id>"
 
 urlpatterns = [
     path("repos/<hexid:repo_id>/events", EventFeedView.as_view(), name="event-feed"),
     path("repos/<hexid:repo_id>/hooks", hook_list, name="hook-list"),
-    re_path(_HOOK + r"\Z", hook_detail, name="hook-detail"),
-    re_path(_HOOK + r"/ping\Z", hook_ping, name="hook-ping"),
-    re_path(_HOOK + r"/deliveries\Z", hook_deliveries, name="hook-deliveries"),
-    re_path(_HOOK + r"/deliveries/(?P<delivery_id>[0-9]{1,18})/redeliver\Z", hook_redeliver, name="hook-redeliver"),
+    path(_HOOK, hook_detail, name="hook-detail"),
+    path(f"{_HOOK}/ping", hook_ping, name="hook-ping"),
+    path(f"{_HOOK}/deliveries", hook_deliveries, name="hook-deliveries"),
+    path(f"{_HOOK}/deliveries/<dbid:delivery_id>/redeliver", hook_redeliver, name="hook-redeliver"),
 ]

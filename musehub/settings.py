@@ -284,6 +284,7 @@ REST_KNOX = {
 }
 
 SPECTACULAR_SETTINGS = {
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "events_app.models.EventType"},
     "TITLE": "MuseHub Sessions API",
     "DESCRIPTION": (
         "Recording sessions of Muse repositories: who played, where, what for, which "

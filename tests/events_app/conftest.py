@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.db import transaction
 
@@ -9,6 +11,7 @@ from events_app.services import event_record
 from sessions_app.render import session_body
 from sessions_app.selectors import session_get
 from tests.events_app.harness import Receiver, RedisServer, new_queue, point_celery_at, wait_for
+from tests.factories import make_session
 
 SECRET = "s3cret-for-signing-0123456789"
 
@@ -16,6 +19,13 @@ SECRET = "s3cret-for-signing-0123456789"
 def snapshot(session) -> dict:
     """A session as the API renders it (what the session services hand to event_record)."""
     return dict(session_body(session_get(repo_id=session.repo_id, session_id=session.pk)))
+
+
+def quiet_session(repo, **kwargs):
+    """A session from the factory without its ``session.created`` event: for the tests that
+    record events themselves (``record``), so the numbers are theirs alone."""
+    with mock.patch("sessions_app.services.event_record"):
+        return make_session(repo, **kwargs)
 
 
 def record(session, type_: str = "session.created", actor=None) -> None:

@@ -11,9 +11,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from tests.events_app.conftest import SECRET, deliveries_of, hook_for, record, settled
+from tests.events_app.conftest import SECRET, deliveries_of, hook_for, quiet_session, record, settled
 from tests.events_app.harness import Worker, wait_for
-from tests.factories import make_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webhook_settings")]
 
@@ -28,7 +27,7 @@ def worker(broker, django_db_setup):
 
 def test_a_delivery_arrives_signed_and_verifiable(client, repo, auth_headers, worker, receiver) -> None:
     hook_id = hook_for(client, repo, auth_headers, receiver.url("/ok"))
-    session = make_session(repo)
+    session = quiet_session(repo)
     record(session, actor=repo.owner)
 
     got = wait_for(lambda: receiver.at("/ok"), timeout=10, what="the delivery")[0]
@@ -67,7 +66,7 @@ def test_ping_is_delivered_signed(client, repo, auth_headers, worker, receiver) 
 def test_a_failed_attempt_is_retried_with_the_same_delivery_id(client, repo, auth_headers, worker, receiver) -> None:
     receiver.behave = lambda path, n: 500 if n == 0 else 200
     hook_id = hook_for(client, repo, auth_headers, receiver.url("/flaky"))
-    record(make_session(repo))
+    record(quiet_session(repo))
     first, second = wait_for(
         lambda: receiver.at("/flaky")[:2] if len(receiver.at("/flaky")) >= 2 else None, timeout=15, what="two attempts"
     )
@@ -85,7 +84,7 @@ def test_after_the_last_backoff_it_is_failed_and_redeliver_tries_once_more(
 ) -> None:
     receiver.behave = lambda path, n: 500
     hook_id = hook_for(client, repo, auth_headers, receiver.url("/down"))
-    record(make_session(repo))
+    record(quiet_session(repo))
     [delivery] = settled(client, repo, auth_headers, hook_id)
     assert delivery["status"] == "failed"
     assert delivery["attempts"] == 3  # two delays, three attempts
@@ -109,7 +108,7 @@ def test_after_the_last_backoff_it_is_failed_and_redeliver_tries_once_more(
 def test_a_redirect_is_not_followed(client, repo, auth_headers, worker, receiver) -> None:
     receiver.behave = lambda path, n: ("redirect", receiver.url("/elsewhere")) if path == "/moved" else 200
     hook_id = hook_for(client, repo, auth_headers, receiver.url("/moved"))
-    record(make_session(repo))
+    record(quiet_session(repo))
     [delivery] = settled(client, repo, auth_headers, hook_id)
     assert delivery["status"] == "failed"
     assert delivery["lastStatusCode"] == 302
@@ -123,7 +122,7 @@ def test_a_hanging_receiver_is_cut_at_10_s_and_does_not_delay_anotherhook_for(
     receiver.behave = lambda path, n: ("sleep", 30, 200) if path == "/hang" else 200
     hanging = hook_for(client, repo, auth_headers, receiver.url("/hang"))
     hook_for(client, repo, auth_headers, receiver.url("/fast"))
-    session = make_session(repo)
+    session = quiet_session(repo)
     started = time.monotonic()
     for type_ in ("session.created", "session.updated", "session.commits_added", "session.stopped"):
         record(session, type_)
@@ -146,7 +145,7 @@ def test_broker_down_loses_nothing_and_the_sweep_sends_each_once(
     client, repo, auth_headers, broker, worker, receiver
 ) -> None:
     hook_id = hook_for(client, repo, auth_headers, receiver.url("/outage"))
-    sessions = [make_session(repo) for _ in range(5)]
+    sessions = [quiet_session(repo) for _ in range(5)]
     broker.stop()
     try:
         for session in sessions:
@@ -184,7 +183,7 @@ def test_the_secret_never_reaches_a_log_line(client, repo, auth_headers, worker,
     receiver.behave = lambda path, n: 500 if n == 0 else 200
     hook_id = hook_for(client, repo, auth_headers, receiver.url("/logs"))
     client.post(f"/api/repos/{repo.pk}/hooks/{hook_id}/ping", headers=auth_headers)
-    record(make_session(repo))
+    record(quiet_session(repo))
     settled(client, repo, auth_headers, hook_id, count=2)
     assert "webhook delivery attempt" in worker.log()
     assert SECRET not in worker.log()

@@ -12,8 +12,8 @@ from django.test.utils import CaptureQueriesContext
 
 from events_app.models import Event
 from events_app.services import event_record
-from tests.events_app.conftest import record, snapshot
-from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
+from tests.events_app.conftest import quiet_session, record, snapshot
+from tests.factories import UserFactory, auth_header, make_repo, make_token, share
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def _feed(client, repo, headers=None, **params):
 
 def test_events_are_numbered_per_repo_and_shown_oldest_first(client, user, repo) -> None:
     other = make_repo(owner=user, visibility="public")
-    first, second, elsewhere = make_session(repo), make_session(repo), make_session(other)
+    first, second, elsewhere = quiet_session(repo), quiet_session(repo), quiet_session(other)
     record(first, actor=user)
     record(elsewhere)
     record(second)
@@ -53,7 +53,7 @@ def test_events_are_numbered_per_repo_and_shown_oldest_first(client, user, repo)
 
 
 def test_after_limit_and_type_page_through_the_feed(client, repo) -> None:
-    session = make_session(repo)
+    session = quiet_session(repo)
     for type_ in ["session.created", "session.updated", "session.commits_added", "session.updated", "session.stopped"]:
         record(session, type_)
     page = _feed(client, repo, after=1, limit=2).json()
@@ -96,7 +96,7 @@ def test_bad_feed_parameters_are_422_naming_them(client, repo, params, field) ->
 def test_feed_follows_the_read_sessions_row(client, user, private_repo, outsider_headers) -> None:
     reader = UserFactory(username="reader")
     share(private_repo, reader, "read")
-    record(make_session(private_repo))
+    record(quiet_session(private_repo))
     assert _feed(client, private_repo).status_code == 401
     assert _feed(client, private_repo, headers=outsider_headers).status_code == 404
     assert _feed(client, private_repo, headers=auth_header(make_token(reader))).json()["nextAfter"] == 1
@@ -105,7 +105,7 @@ def test_feed_follows_the_read_sessions_row(client, user, private_repo, outsider
 
 
 def test_recording_an_event_is_one_statement(repo) -> None:
-    session = make_session(repo)
+    session = quiet_session(repo)
     body = snapshot(session)
     with transaction.atomic(), CaptureQueriesContext(connection) as captured:
         event_record(repo_id=repo.pk, session_id=session.pk, type="session.created", actor=None, session=body)
@@ -114,13 +114,13 @@ def test_recording_an_event_is_one_statement(repo) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_event_record_refuses_to_run_outside_a_transaction(repo) -> None:
-    session = make_session(repo)
+    session = quiet_session(repo)
     with pytest.raises(RuntimeError):
         event_record(repo_id=repo.pk, session_id=session.pk, type="session.created", actor=None, session={})
 
 
 def test_a_rolled_back_change_leaves_no_event_and_no_gap(client, repo) -> None:
-    session = make_session(repo)
+    session = quiet_session(repo)
     record(session)
 
     def failing_change() -> None:
@@ -140,7 +140,7 @@ def test_a_rolled_back_change_leaves_no_event_and_no_gap(client, repo) -> None:
 
 
 def test_prune_events_removes_old_ones_and_numbers_never_come_back(client, repo) -> None:
-    session = make_session(repo)
+    session = quiet_session(repo)
     for _ in range(3):
         record(session)
     Event.objects.filter(event_id__lte=2).update(

@@ -9,8 +9,8 @@ import pytest
 
 from events_app import crypto
 from events_app.models import Delivery, Hook
-from tests.events_app.conftest import SECRET, record
-from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
+from tests.events_app.conftest import SECRET, quiet_session, record
+from tests.factories import UserFactory, auth_header, make_repo, make_token, share
 
 pytestmark = pytest.mark.django_db
 
@@ -224,7 +224,7 @@ def test_events_make_deliveries_for_active_hooks_that_want_them(client, repo, au
     wants_all = _create(client, repo, auth_headers).json()["hookId"]
     wants_stops = _create(client, repo, auth_headers, events=["session.stopped"]).json()["hookId"]
     inactive = _create(client, repo, auth_headers, active=False).json()["hookId"]
-    session = make_session(repo)
+    session = quiet_session(repo)
     record(session, "session.created")
     record(session, "session.stopped")
 
@@ -239,7 +239,7 @@ def test_events_make_deliveries_for_active_hooks_that_want_them(client, repo, au
 
 def test_deliveries_are_listed_newest_first_by_cursor(client, repo, auth_headers) -> None:
     hook_id = _create(client, repo, auth_headers).json()["hookId"]
-    session = make_session(repo)
+    session = quiet_session(repo)
     for _ in range(5):
         record(session, "session.updated")
     seen, url = [], f"{_hooks(repo)}/{hook_id}/deliveries?limit=2"
@@ -261,7 +261,7 @@ def test_deliveries_are_listed_newest_first_by_cursor(client, repo, auth_headers
 
 def test_redeliver_answers_202_and_queues_one_more_attempt(client, repo, auth_headers) -> None:
     hook_id = _create(client, repo, auth_headers).json()["hookId"]
-    record(make_session(repo))
+    record(quiet_session(repo))
     delivery = Delivery.objects.get()
     Delivery.objects.filter(pk=delivery.pk).update(status="failed", attempts=7)
     response = client.post(f"{_hooks(repo)}/{hook_id}/deliveries/{delivery.pk}/redeliver", headers=auth_headers)

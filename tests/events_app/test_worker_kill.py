@@ -11,9 +11,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from tests.events_app.conftest import hook_for, record, settled
+from tests.events_app.conftest import hook_for, quiet_session, record, settled
 from tests.events_app.harness import TEST_LEASE, Worker, wait_for
-from tests.factories import make_session
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("webhook_settings")]
 
@@ -24,7 +23,7 @@ def test_a_worker_killed_mid_delivery_is_retried_and_it_arrives(client, repo, au
     first = Worker(broker.url, broker.queue)
     first.start()
     try:
-        record(make_session(repo))
+        record(quiet_session(repo))
         wait_for(lambda: receiver.at("/killed"), timeout=10, what="the first attempt")
         first.kill()
         killed_at = time.monotonic()
