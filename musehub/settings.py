@@ -115,6 +115,7 @@ INSTALLED_APPS = [
     "musehub.api",  # the throttle counters' table
     "repos_app",
     "sessions_app",
+    "events_app",
 ]
 
 MIDDLEWARE = [
@@ -288,6 +289,7 @@ REST_KNOX = {
 }
 
 SPECTACULAR_SETTINGS = {
+    "ENUM_NAME_OVERRIDES": {"EventTypeEnum": "events_app.models.EventType"},
     "TITLE": "MuseHub Sessions API",
     "DESCRIPTION": (
         "Recording sessions of Muse repositories: who played, where, what for, which "
@@ -308,6 +310,75 @@ SPECTACULAR_SETTINGS = {
         "musehub.api.schema.link_created_resources",
     ],
 }
+
+
+# ── Events and webhooks (events_app) ─────────────────────────────────────────
+def _env_backoff(name: str, default: str) -> tuple[int, ...]:
+    raw = os.environ.get(name) or default
+    try:
+        delays = tuple(int(part) for part in raw.split(","))
+    except ValueError:
+        delays = ()
+    if not delays or any(delay < 0 for delay in delays):
+        raise ImproperlyConfigured(f"{name} must be seconds between attempts, like 10,60,300; got {raw!r}")
+    return delays
+
+
+def _env_seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name) or str(default)
+    if not raw.isdigit() or int(raw) < 1:
+        raise ImproperlyConfigured(f"{name} must be a whole number of seconds, got {raw!r}")
+    return int(raw)
+
+
+#: Seconds between a delivery's attempts: N delays, N + 1 attempts, then it is failed.
+MUSEHUB_WEBHOOK_BACKOFF = _env_backoff("MUSEHUB_WEBHOOK_BACKOFF", "10,60,300,1800,7200,21600")
+#: Let hooks point at loopback, private, link-local, multicast or reserved addresses
+#: (on-premises receivers, tests). Off: such URLs are refused at creation and at delivery.
+MUSEHUB_WEBHOOK_ALLOW_PRIVATE = env_bool("MUSEHUB_WEBHOOK_ALLOW_PRIVATE", False)
+#: Fernet keys for hook secrets, comma-separated, the first one encrypting (rotate by putting a
+#: new key first). Unset: one derived from SECRET_KEY, so changing that makes the stored
+#: secrets unreadable: set this in production.
+MUSEHUB_WEBHOOK_KEY = os.environ.get("MUSEHUB_WEBHOOK_KEY", "")
+#: How long a worker holds a delivery (and its hook) for one attempt: more than the 10 s an
+#: attempt may last. A worker killed mid-attempt holds it this long, then it is retried.
+MUSEHUB_WEBHOOK_LEASE = _env_seconds("MUSEHUB_WEBHOOK_LEASE", 30)
+
+# Celery (``celery -A musehub worker``; musehub/celery.py reads the CELERY_* names below).
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or REDIS_URL or "redis://127.0.0.1:6379/0"
+#: The queue deliveries go through; separate deployments (or test runs) sharing a broker
+#: each name their own.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("MUSEHUB_CELERY_QUEUE") or "musehub"
+# A delivery waits on the network, not the CPU: threads, many of them, each taking one
+# message at a time, so one slow receiver never holds messages other threads could send.
+CELERY_WORKER_POOL = os.environ.get("CELERY_WORKER_POOL") or "threads"
+CELERY_WORKER_CONCURRENCY = _env_seconds("CELERY_WORKER_CONCURRENCY", 32)
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A message is acknowledged after its task ran: a worker killed mid-delivery leaves it to
+# be delivered again (and the delivery's lease and the sweep cover brokers that lose it).
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # our JSON lines, not Celery's format
+CELERY_WORKER_REDIRECT_STDOUTS = False
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A web request enqueues after its commit: with the broker down that must fail fast (the
+# sweep sends it later), not hold the request for Celery's default retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY = False
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": 5,
+    "socket_connect_timeout": 2,
+    # Redis: an unacknowledged message goes back on the queue after this; retries wait at
+    # most five minutes on the queue (longer ones wait for the sweep), well under it.
+    "visibility_timeout": 3600,
+}
+CELERY_BEAT_SCHEDULE = {
+    "deliver-pending": {"task": "events_app.tasks.sweep", "schedule": 10.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME") or str(
+    Path(os.environ.get("TMPDIR", "/tmp")) / "musehub-celerybeat-schedule"
+)
 
 # ── Security ──────────────────────────────────────────────────────────────────
 HTTPS = env_bool("DJANGO_HTTPS", False)

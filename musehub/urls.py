@@ -14,6 +14,7 @@ register_converter(converters.HexIdConverter, "hexid")
 api_patterns = [
     path("", include("repos_app.urls")),
     path("", include("sessions_app.urls")),
+    path("", include("events_app.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Anything else under /api/ is a JSON 404, also with DEBUG on (Django's debug 404 is HTML).

@@ -236,7 +236,7 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         changes = {name: form.cleaned_data[name] for name in form.changed_data if name in ADMIN_EDITABLE}
-        services.session_update(repo_id=obj.repo_id, session_id=obj.pk, **changes)
+        services.session_update(repo_id=obj.repo_id, session_id=obj.pk, actor=request.user, **changes)
 
     def get_deleted_objects(self, objs, request):
         """The confirmation page lists at most 100 sessions (they have nothing hanging off them)."""
@@ -248,11 +248,11 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         return shown, {"recording sessions": total}, perms_needed, []
 
     def delete_model(self, request, obj):
-        services.session_delete(repo_id=obj.repo_id, session_id=obj.pk)
+        services.session_delete(repo_id=obj.repo_id, session_id=obj.pk, actor=request.user)
 
     def delete_queryset(self, request, queryset):
         for repo_id, session_id in queryset.values_list("repo_id", "session_id"):
-            services.session_delete(repo_id=repo_id, session_id=session_id)
+            services.session_delete(repo_id=repo_id, session_id=session_id, actor=request.user)
 
     @admin.action(description="Stop selected sessions", permissions=("change",))
     def stop_selected_sessions(self, request, queryset):
@@ -262,7 +262,7 @@ class SessionAdmin(NulSafeAdminMixin, admin.ModelAdmin):
         """
         stopped = 0
         for repo_id, session_id in queryset.filter(ended_at__isnull=True).values_list("repo_id", "session_id"):
-            services.session_stop(repo_id=repo_id, session_id=session_id)
+            services.session_stop(repo_id=repo_id, session_id=session_id, actor=request.user)
             stopped += 1
         level = messages.SUCCESS if stopped else messages.INFO
         self.message_user(request, f"Stopped {stopped} session(s).", level)

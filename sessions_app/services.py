@@ -13,6 +13,12 @@ as many gunicorn workers on many machines):
   exactly one matches, the other waits on the row lock and then finds it stopped;
 - an edit, an append and a delete lock the session row (``SELECT ... FOR UPDATE``) first,
   so each sees what the others committed before it.
+
+Every change records its event (``events_app.services.event_record``) last in its own
+transaction: the event, and its webhook deliveries, commit with the change or not at all.
+A write that changes nothing (a retried create, a second stop, an edit or append that
+leaves every value as it was) records none. ``actor`` is the user who made the change (the
+API caller, the admin user), None for commands.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from events_app.services import event_record
 from musehub.core.errors import ConflictError, NotFoundError
 from musehub.core.naming import camel
 from musehub.core.timestamps import format_timestamp, to_utc
@@ -33,7 +40,7 @@ from musehub.genesis import compute_identity_id, compute_session_id
 from repos_app.models import Repo
 from sessions_app.fields import COMPARED, MAX_COMMITS, check_editable, create_values
 from sessions_app.models import Session
-from sessions_app.render import AUTHOR, ROW_FIELDS
+from sessions_app.render import AUTHOR, ROW_FIELDS, session_body
 from sessions_app.selectors import session_get, sessions_stale
 
 Row = dict[str, Any]
@@ -47,7 +54,7 @@ def session_id_for(*, repo_id: str, author, started_at: datetime) -> str:
 
 
 @transaction.atomic(savepoint=False)
-def session_create(*, repo_id: str, author, **given: Any) -> tuple[Row, bool]:
+def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[Row, bool]:
     """Start (or push an already finished) session; returns ``(row, created)``.
 
     ``given`` holds the fields the client set (``sessions_app.fields``); the others take
@@ -96,11 +103,14 @@ def session_create(*, repo_id: str, author, **given: Any) -> tuple[Row, bool]:
         # The repo is gone (deleted since the caller looked it up): take the row back out.
         Session.objects.filter(pk=row["session_id"]).delete()
         raise NotFoundError("Repo not found.")
+    _record(row, "session.created", actor)
     return row, True
 
 
 @transaction.atomic(savepoint=False)
-def session_stop(*, repo_id: str, session_id: str, ended_at: datetime | None = None, notes: str | None = None) -> Row:
+def session_stop(
+    *, repo_id: str, session_id: str, ended_at: datetime | None = None, notes: str | None = None, actor=None
+) -> Row:
     """End a session; idempotent.
 
     ``ended_at`` defaults to now, or to ``started_at`` if that is later. A session that
@@ -111,35 +121,38 @@ def session_stop(*, repo_id: str, session_id: str, ended_at: datetime | None = N
     # Not stopped yet still active: the given endedAt is before the session's start.
     if not stopped and row["is_active"]:
         raise ValidationError({"ended_at": ["Must not be before the session's startedAt."]})
+    if stopped:
+        _record(row, "session.stopped", actor)
     return row
 
 
 @transaction.atomic(savepoint=False)
-def session_update(*, repo_id: str, session_id: str, **changes: Any) -> Row:
+def session_update(*, repo_id: str, session_id: str, actor=None, **changes: Any) -> Row:
     """Edit what ``sessions_app.fields`` marks editable (intent, location, notes,
     participants, commits, tags). Only the columns whose value changes are written."""
     check_editable(changes)
     if "commits" in changes:
         changes["commits"] = _dedupe(changes["commits"])
-    return _apply(_locked_row(repo_id, session_id), changes)
+    return _apply(_locked_row(repo_id, session_id), changes, event="session.updated", actor=actor)
 
 
 @transaction.atomic(savepoint=False)
-def session_commits_add(*, repo_id: str, session_id: str, commits: Iterable[str]) -> Row:
+def session_commits_add(*, repo_id: str, session_id: str, commits: Iterable[str], actor=None) -> Row:
     """Append commit ids, keeping order and dropping ids already present."""
     row = _locked_row(repo_id, session_id)
     merged = _dedupe([*row["commits"], *commits])
     if len(merged) > MAX_COMMITS:
         raise ValidationError({"commits": [f"A session holds at most {MAX_COMMITS} commits."]})
-    return _apply(row, {"commits": merged})
+    return _apply(row, {"commits": merged}, event="session.commits_added", actor=actor)
 
 
 @transaction.atomic(savepoint=False)
-def session_delete(*, repo_id: str, session_id: str) -> Row:
+def session_delete(*, repo_id: str, session_id: str, actor=None) -> Row:
     """Delete a session and keep the repo's count exact; returns the session as it was."""
     row = _locked_row(repo_id, session_id)
     Session.objects.filter(pk=session_id).delete()
     _add_to_session_count(repo_id, -1)
+    _record(row, "session.deleted", actor)
     return row
 
 
@@ -188,13 +201,23 @@ def _locked_row(repo_id: str, session_id: str) -> Row:
     return row
 
 
-def _apply(row: Row, changes: Mapping[str, Any]) -> Row:
-    """Write the ``changes`` that differ from the locked ``row``; returns the row after."""
+def _apply(row: Row, changes: Mapping[str, Any], *, event: str, actor) -> Row:
+    """Write the ``changes`` that differ from the locked ``row``, and their ``event``; returns
+    the row after. Nothing differs: nothing written, no event."""
     changed = {name: value for name, value in changes.items() if row[name] != value}
     if changed:
         Session.objects.filter(pk=row["session_id"]).update(**changed)
         row.update(changed)
+        _record(row, event, actor)
     return row
+
+
+def _record(row: Row, event: str, actor) -> None:
+    """The change's event, with the session as the API shows it (last in the transaction:
+    it locks the repo's event sequence until the commit)."""
+    event_record(
+        repo_id=row["repo_id"], session_id=row["session_id"], type=event, actor=actor, session=session_body(row)
+    )
 
 
 def _add_to_session_count(repo_id: str, delta: int) -> bool:

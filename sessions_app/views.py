@@ -90,7 +90,7 @@ class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSe
     def create(self, request, repo_id: str):
         self.get_repo()
         given = self._valid(SessionCreateSerializer)
-        row, created = services.session_create(repo_id=repo_id, author=request.user, **given)
+        row, created = services.session_create(repo_id=repo_id, author=request.user, actor=request.user, **given)
         return Response(session_body(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def retrieve(self, request, repo_id: str, session_id: str):
@@ -100,11 +100,13 @@ class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSe
     def partial_update(self, request, repo_id: str, session_id: str):
         self.get_repo()
         changes = self._valid(SessionUpdateSerializer)
-        return Response(session_body(services.session_update(repo_id=repo_id, session_id=session_id, **changes)))
+        return Response(
+            session_body(services.session_update(repo_id=repo_id, session_id=session_id, actor=request.user, **changes))
+        )
 
     def destroy(self, request, repo_id: str, session_id: str):
         self.get_repo()
-        services.session_delete(repo_id=repo_id, session_id=session_id)
+        services.session_delete(repo_id=repo_id, session_id=session_id, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -116,7 +118,9 @@ class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSe
     def stop(self, request, repo_id: str, session_id: str):
         self.get_repo()
         given = self._valid(SessionStopSerializer)
-        return Response(session_body(services.session_stop(repo_id=repo_id, session_id=session_id, **given)))
+        return Response(
+            session_body(services.session_stop(repo_id=repo_id, session_id=session_id, actor=request.user, **given))
+        )
 
     @extend_schema(
         summary="Append commits to a session",
@@ -128,7 +132,11 @@ class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSe
         self.get_repo()
         commits = self._valid(SessionCommitsSerializer)["commits"]
         return Response(
-            session_body(services.session_commits_add(repo_id=repo_id, session_id=session_id, commits=commits))
+            session_body(
+                services.session_commits_add(
+                    repo_id=repo_id, session_id=session_id, commits=commits, actor=request.user
+                )
+            )
         )
 
     def _valid(self, serializer_class) -> dict:

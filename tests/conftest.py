@@ -97,3 +97,15 @@ def _database_url_is_postgres() -> bool:
     import os
 
     return os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory) -> None:
+    """On SQLite the test database is a file, not Django's default in-memory one: the
+    webhook tests start Celery workers in other processes, which must open the same
+    database (tests/events_app). PostgreSQL's test database is shared as it is."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        db.setdefault("TEST", {})["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "test.sqlite3")

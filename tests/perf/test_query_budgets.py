@@ -25,8 +25,16 @@ pytestmark = pytest.mark.django_db
 
 LIST_BUDGET = 4
 GET_BUDGET = 3
-CREATE_BUDGET = 5
-STOP_BUDGET = 4
+#: What a session write adds for its event and the event's webhook deliveries (issue 12):
+#: one statement, however many hooks the repo has.
+EVENT = 1
+CREATE_BUDGET = 4 + EVENT
+STOP_BUDGET = 4 + EVENT
+EDIT_BUDGET = 4 + EVENT  # PATCH, and POST .../commits
+DELETE_BUDGET = 5 + EVENT
+#: A write that changes nothing records no event: it costs what it did before events.
+NO_OP_EDIT_BUDGET = 3
+NO_OP_STOP_BUDGET = 4
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -125,6 +133,9 @@ def test_stop_budget_first_and_repeated(client, user, auth_headers, count) -> No
     with max_queries(STOP_BUDGET):
         again = client.post(_url(repo, session.pk, "stop"), {}, headers=auth_headers)
     assert stopped.status_code == again.status_code == 200
+    assert [e["type"] for e in client.get(f"/api/repos/{repo.pk}/events", headers=auth_headers).json()["events"]][
+        -1
+    ] == "session.stopped"
     assert stopped.json()["endedAt"] is not None
     assert again.json()["endedAt"] == stopped.json()["endedAt"]
 
@@ -154,3 +165,45 @@ def test_cursor_pages_walk_sessions_sharing_a_start_exactly_once(client, user, a
         reverse=True,
     )
     assert seen == [row["sessionId"] for row in newest_first]
+
+
+@pytest.mark.parametrize("hooks", [0, 3])
+def test_every_write_costs_one_statement_more_for_its_event_and_deliveries(
+    client, user, auth_headers, hooks, settings
+) -> None:
+    """Each write's budget is today's plus ``EVENT``, with or without hooks to deliver to;
+    a write that changes nothing costs no more than before and records nothing."""
+    from events_app.models import Delivery
+    from events_app.services import hook_create
+
+    settings.MUSEHUB_WEBHOOK_ALLOW_PRIVATE = True
+    repo = _repo_with_sessions(user, 5)
+    for _ in range(hooks):
+        hook_create(repo_id=repo.pk, url="http://127.0.0.1:9/hook", secret="x" * 20)
+    session = make_session(repo)
+    with max_queries(EDIT_BUDGET):
+        assert client.patch(_url(repo, session.pk), {"intent": "b"}, headers=auth_headers).status_code == 200
+    with max_queries(NO_OP_EDIT_BUDGET):
+        assert client.patch(_url(repo, session.pk), {"intent": "b"}, headers=auth_headers).status_code == 200
+    commits = {"commits": ["a" * 64]}
+    with max_queries(EDIT_BUDGET):
+        assert client.post(_url(repo, session.pk, "commits"), commits, headers=auth_headers).status_code == 200
+    with max_queries(NO_OP_EDIT_BUDGET):
+        assert client.post(_url(repo, session.pk, "commits"), commits, headers=auth_headers).status_code == 200
+    with max_queries(STOP_BUDGET):
+        assert client.post(_url(repo, session.pk, "stop"), {}, headers=auth_headers).status_code == 200
+    with max_queries(NO_OP_STOP_BUDGET):
+        assert client.post(_url(repo, session.pk, "stop"), {}, headers=auth_headers).status_code == 200
+    with max_queries(CREATE_BUDGET):
+        assert client.post(_url(repo), {"intent": "c"}, headers=auth_headers).status_code == 201
+    with max_queries(DELETE_BUDGET):
+        assert client.delete(_url(repo, session.pk), headers=auth_headers).status_code == 204
+    feed = client.get(f"/api/repos/{repo.pk}/events", {"after": 6}, headers=auth_headers).json()["events"]
+    assert [event["type"] for event in feed] == [
+        "session.updated",
+        "session.commits_added",
+        "session.stopped",
+        "session.created",
+        "session.deleted",
+    ]
+    assert Delivery.objects.count() == hooks * 6  # make_session after the hooks, then these five writes
