@@ -8,6 +8,7 @@ from rest_framework import status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from musehub.api.conditional import ConditionalGetMixin
 from musehub.api.pagination import next_link, parse_limit
 from musehub.api.schema import ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
 from musehub.api.transactions import AtomicHandlerMixin
@@ -46,7 +47,7 @@ from repos_app.serializers import (
     ),
     destroy=extend_schema(summary="Delete a repo and its sessions (owner only)", responses={204: None, **ERRORS_WRITE}),
 )
-class RepoViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
+class RepoViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Muse repositories."""
 
     serializer_class = RepoSerializer
@@ -105,7 +106,7 @@ class RepoViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     ),
     destroy=extend_schema(summary="Revoke a collaborator (owner only)", responses={204: None, **ERRORS_WRITE}),
 )
-class CollaboratorViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
+class CollaboratorViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Who a repo is shared with."""
 
     serializer_class = CollaboratorSerializer

@@ -1,4 +1,5 @@
-"""Reading sessions: one session, a page of a repo's sessions, the stale ones.
+"""Reading sessions: one session, a caller's current one, a page of a repo's sessions, all
+of them in chunks (exports), their totals (stats), the stale ones.
 
 Every read returns session rows (``sessions_app.render.ROW_FIELDS``), the one shape the
 API renders with ``session_body``; "no such session" is ``NotFoundError``. The hot reads
@@ -8,17 +9,20 @@ more CPU than PostgreSQL spends answering it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db import connection
+from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from musehub.core.compiled import CompiledQuery
 from musehub.core.errors import NotFoundError
 from musehub.core.keyset import KeysetPage, keyset_page, keyset_rows
 from sessions_app.filters import filter_sessions
+from sessions_app.lookups import JsonArrayLength, names_and_seconds_sql
 from sessions_app.models import Session
 from sessions_app.render import ROW_FIELDS
 
@@ -39,6 +43,24 @@ def session_get(*, repo_id: str, session_id: str) -> dict[str, Any]:
     if not rows:
         raise NotFoundError("Session not found.")
     return rows[0]
+
+
+def session_current(*, repo_id: str, author_id: int) -> dict[str, Any]:
+    """The newest active session of user ``author_id`` in repo ``repo_id`` (by startedAt,
+    then sessionId); ``NotFoundError`` when they have none running there.
+
+    Served by the partial index of active sessions (``session_repo_active_idx``): a repo
+    holds few active sessions however many it has in all.
+    """
+    row = (
+        Session.objects.filter(repo_id=repo_id, author_id=author_id, is_active=True)
+        .order_by(*(f"-{key}" for key in NEWEST_FIRST))
+        .values(*ROW_FIELDS)
+        .first()
+    )
+    if row is None:
+        raise NotFoundError("You have no active session in this repo.")
+    return row
 
 
 def session_list(
@@ -82,6 +104,93 @@ def session_list(
         limit=limit,
         cursor=cursor,
     )
+
+
+#: Rows an export reads per query: memory stays flat however many sessions it walks.
+EXPORT_CHUNK = 1000
+
+
+def session_chunks(
+    *, repo_id: str, filters: Mapping[str, Any] | None = None, chunk_size: int | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Every session of the repo matching ``filters`` (as ``session_list`` takes them),
+    newest first, ``chunk_size`` rows (default ``EXPORT_CHUNK``) per query.
+
+    Each chunk is a keyset page of its own statement, so no transaction or server-side
+    cursor stays open between chunks (an export streams for as long as its client reads);
+    a session is yielded at most once even while others are created or deleted meanwhile.
+    """
+    size = chunk_size or EXPORT_CHUNK
+    rows = filter_sessions(Session.objects.filter(repo_id=repo_id), dict(filters or {})).values(*ROW_FIELDS)
+    after = None
+    while True:
+        # keyset_rows reads one row more than asked: whether another chunk follows.
+        chunk = list(keyset_rows(rows, keys=NEWEST_FIRST, limit=size, after=after))
+        yield chunk[:size]
+        if len(chunk) <= size:
+            return
+        last = chunk[size - 1]
+        after = (last["started_at"], last["session_id"])
+
+
+def session_stats(*, repo_id: str, filters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Totals over the repo's sessions matching ``filters``, computed by the database in
+    two aggregate statements (per UTC day; per participant and per location):
+
+    ``sessions``, ``active``, ``seconds`` (a timedelta: ended sessions only), ``commits``
+    (the sum of commit counts), and ``participants``, ``locations`` (``{"name", "sessions",
+    "seconds"}``, by seconds descending then name), ``by_day`` (``{"date", "sessions",
+    "seconds"}``, by date). A participant listed twice in one session counts once; a
+    session without a location is left out of ``locations``.
+    """
+    matching = filter_sessions(Session.objects.filter(repo_id=repo_id), dict(filters or {})).order_by()
+    duration = ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField())
+    days = list(
+        matching.annotate(date=TruncDate("started_at", tzinfo=UTC))
+        .values("date")
+        .annotate(
+            sessions=Count("*"),
+            active=Count("session_id", filter=Q(is_active=True)),
+            seconds=Sum(duration),
+            commits=Sum(JsonArrayLength("commits")),
+        )
+        .order_by("date")
+    )
+    by_kind: dict[str, list[dict[str, Any]]] = {"participant": [], "location": []}
+    per_session = matching.annotate(duration=duration).values("session_id", "participants", "location", "duration")
+    sql, params = names_and_seconds_sql(per_session, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, name, sessions, seconds in cursor.fetchall():
+            by_kind[kind].append({"name": name, "sessions": sessions, "seconds": _as_timedelta(seconds)})
+    for groups in by_kind.values():
+        groups.sort(key=lambda group: (-group["seconds"], group["name"]))
+    for day in days:
+        day["seconds"] = _as_timedelta(day["seconds"])
+        day["date"] = _as_date(day["date"])
+    return {
+        "sessions": sum(day["sessions"] for day in days),
+        "active": sum(day["active"] for day in days),
+        "seconds": sum((day["seconds"] for day in days), timedelta()),
+        "commits": sum(day["commits"] or 0 for day in days),
+        "participants": by_kind["participant"],
+        "locations": by_kind["location"],
+        "by_day": [{"date": day["date"], "sessions": day["sessions"], "seconds": day["seconds"]} for day in days],
+    }
+
+
+def _as_timedelta(value) -> timedelta:
+    """A sum of durations as a database returns it (an interval; SQLite: microseconds,
+    None when every session summed is active) as a timedelta."""
+    if value is None:
+        return timedelta()
+    if isinstance(value, timedelta):
+        return value
+    return timedelta(microseconds=int(value))
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def sessions_stale(*, started_before: datetime) -> list[tuple[str, str]]:
