@@ -15,14 +15,14 @@ from functools import partial
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, QuerySet, Sum
+from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySet
 from django.db.models.functions import TruncDate
 
 from musehub.core.compiled import CompiledQuery
 from musehub.core.errors import NotFoundError
 from musehub.core.keyset import KeysetPage, keyset_page, keyset_rows
 from sessions_app.filters import filter_sessions
-from sessions_app.lookups import JsonArrayLength, names_and_seconds_sql
+from sessions_app.lookups import JsonArrayLength, big_read, stats_sql
 from sessions_app.models import Session
 from sessions_app.render import ROW_FIELDS
 
@@ -134,63 +134,68 @@ def session_chunks(
 
 
 def session_stats(*, repo_id: str, filters: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Totals over the repo's sessions matching ``filters``, computed by the database in
-    two aggregate statements (per UTC day; per participant and per location):
+    """Totals over the repo's sessions matching ``filters``, computed by the database in one
+    aggregate statement (``sessions_app.lookups.stats_sql``):
 
     ``sessions``, ``active``, ``seconds`` (a timedelta: ended sessions only), ``commits``
     (the sum of commit counts), and ``participants``, ``locations`` (``{"name", "sessions",
     "seconds"}``, by seconds descending then name), ``by_day`` (``{"date", "sessions",
-    "seconds"}``, by date). A participant listed twice in one session counts once; a
-    session without a location is left out of ``locations``.
+    "seconds"}``, by UTC start date). A participant listed twice in one session counts
+    once; a session without a location is left out of ``locations``.
     """
-    matching = filter_sessions(Session.objects.filter(repo_id=repo_id), dict(filters or {})).order_by()
-    duration = ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField())
-    days = list(
-        matching.annotate(date=TruncDate("started_at", tzinfo=UTC))
-        .values("date")
+    per_session = (
+        filter_sessions(Session.objects.filter(repo_id=repo_id), dict(filters or {}))
+        .order_by()
         .annotate(
-            sessions=Count("*"),
-            active=Count("session_id", filter=Q(is_active=True)),
-            seconds=Sum(duration),
-            commits=Sum(JsonArrayLength("commits")),
+            day=TruncDate("started_at", tzinfo=UTC),
+            duration=ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField()),
+            commit_count=JsonArrayLength("commits"),
         )
-        .order_by("date")
+        .values("day", "location", "participants", "is_active", "duration", "commit_count")
     )
-    by_kind: dict[str, list[dict[str, Any]]] = {"participant": [], "location": []}
-    per_session = matching.annotate(duration=duration).values("session_id", "participants", "location", "duration")
-    sql, params = names_and_seconds_sql(per_session, connection)
-    with connection.cursor() as cursor:
+    sql, params = stats_sql(per_session, connection)
+    totals: dict[str, list[dict[str, Any]]] = {"day": [], "location": [], "participant": []}
+    with big_read(connection), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        for kind, name, sessions, seconds in cursor.fetchall():
-            by_kind[kind].append({"name": name, "sessions": sessions, "seconds": _as_timedelta(seconds)})
-    for groups in by_kind.values():
-        groups.sort(key=lambda group: (-group["seconds"], group["name"]))
-    for day in days:
-        day["seconds"] = _as_timedelta(day["seconds"])
-        day["date"] = _as_date(day["date"])
+        for kind, key, sessions, active, duration, commits in cursor.fetchall():
+            totals[kind].append(
+                {
+                    "key": key,
+                    # PostgreSQL sums integers as numeric (Decimal).
+                    "sessions": int(sessions),
+                    "active": int(active or 0),
+                    "seconds": _as_timedelta(duration),
+                    "commits": int(commits or 0),
+                }
+            )
+    days = sorted(totals["day"], key=lambda day: day["key"])
+
+    def ranked(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        groups.sort(key=lambda group: (-group["seconds"], group["key"]))
+        return [{"name": group["key"], "sessions": group["sessions"], "seconds": group["seconds"]} for group in groups]
+
     return {
         "sessions": sum(day["sessions"] for day in days),
         "active": sum(day["active"] for day in days),
         "seconds": sum((day["seconds"] for day in days), timedelta()),
-        "commits": sum(day["commits"] or 0 for day in days),
-        "participants": by_kind["participant"],
-        "locations": by_kind["location"],
-        "by_day": [{"date": day["date"], "sessions": day["sessions"], "seconds": day["seconds"]} for day in days],
+        "commits": sum(day["commits"] for day in days),
+        "participants": ranked(totals["participant"]),
+        "locations": ranked(totals["location"]),
+        "by_day": [
+            {"date": date.fromisoformat(day["key"]), "sessions": day["sessions"], "seconds": day["seconds"]}
+            for day in days
+        ],
     }
 
 
 def _as_timedelta(value) -> timedelta:
-    """A sum of durations as a database returns it (an interval; SQLite: microseconds,
+    """A sum of durations as a database returns it (an interval; SQLite: microseconds;
     None when every session summed is active) as a timedelta."""
     if value is None:
         return timedelta()
     if isinstance(value, timedelta):
         return value
     return timedelta(microseconds=int(value))
-
-
-def _as_date(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 def sessions_stale(*, started_before: datetime) -> list[tuple[str, str]]:
