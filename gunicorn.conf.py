@@ -8,7 +8,6 @@ the command line or in gunicorn's own GUNICORN_CMD_ARGS. See README "Running in 
 
 import multiprocessing
 import os
-import sys
 
 wsgi_app = "musehub.wsgi:application"
 bind = os.environ.get("GUNICORN_BIND", "127.0.0.1:8000")
@@ -55,16 +54,8 @@ control_socket_disable = not control_socket
 
 def on_starting(server):
     """Load Django's settings in the master before any worker: a deployment they refuse
-    (DJANGO_DEBUG=0 with the development secret key, a malformed variable) stops here
-    with one line and a non-zero exit, instead of workers crashing in a loop."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musehub.settings")
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
+    (DJANGO_DEBUG=0 with a weak secret key, DEBUG on a public host, a malformed variable)
+    stops here with one line and a non-zero exit, instead of workers crashing in a loop."""
+    from musehub.startup import load_settings_or_exit
 
-    try:
-        settings.INSTALLED_APPS  # noqa: B018 - loads (and so checks) the settings
-    except ImproperlyConfigured as exc:
-        message = " ".join(str(exc).split())
-        sys.stderr.write(f"Error: refusing to start: {message}\n")
-        sys.stderr.flush()
-        os._exit(2)
+    load_settings_or_exit()

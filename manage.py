@@ -1,24 +1,17 @@
 #!/usr/bin/env python
 """Django's command-line utility for administrative tasks."""
 
-import os
 import sys
 
 
 def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "musehub.settings")
-    from django.conf import settings
-    from django.core.exceptions import ImproperlyConfigured
+    from musehub.startup import load_settings_or_exit
+
+    # A misconfigured deployment (DJANGO_DEBUG=0 with the development secret, say) is
+    # refused with one line an operator can act on, not a traceback.
+    load_settings_or_exit()
     from django.core.management import execute_from_command_line
 
-    try:
-        settings.INSTALLED_APPS  # noqa: B018 - loads (and so checks) the settings now
-    except ImproperlyConfigured as exc:
-        # A misconfigured deployment (say DJANGO_DEBUG=0 with the development secret) is
-        # refused with one line an operator can act on, not a traceback.
-        message = " ".join(str(exc).split())
-        sys.stderr.write(f"Error: refusing to start: {message}\n")
-        sys.exit(2)
     execute_from_command_line(sys.argv)
 
 

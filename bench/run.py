@@ -5,16 +5,21 @@
 2. Issue fresh tokens, a deep cursor, and empty the repos the write scenarios fill.
 3. Count each scenario's queries with one request in this process.
 4. Start gunicorn with the project's own ``gunicorn.conf.py`` (settings ``bench.settings``:
-   the production settings plus the reference views) on a free loopback port.
+   the production settings plus the reference views) on free loopback ports, twice: with
+   the default settings (no ``REDIS_URL``: throttle counters in the database) and with
+   ``REDIS_URL`` (``BENCH_REDIS_URL``). And the original FastAPI MuseHub beside them
+   (``bench/peer.py``; skipped, and said so, when it cannot be served).
 5. Drive each scenario with ``wrk`` (``bench/wrk/scenario.lua``, real Bearer tokens),
-   ``BENCH_ROUNDS`` (3) times in rounds, and keep each one's median run; then
-   keep up read traffic until the workers have served 100,000 requests since warm-up, and
-   compare their memory before and after.
+   ``BENCH_ROUNDS`` (3) times in rounds, and keep each one's median run: the issue-5
+   scenarios on the default settings, the side-by-side ones on ours (both settings) and
+   the original in turn. Then keep up read traffic until the default server's workers
+   have served 100,000 requests since warm-up, and compare their memory before and after.
 6. Write ``bench/RESULTS.md``.
 
 Knobs (environment): BENCH_DATABASE_URL, BENCH_DURATION (seconds per scenario, 10),
 BENCH_ROUNDS (3), BENCH_WARMUP (2), BENCH_THREADS (2), BENCH_CONNECTIONS (16),
-BENCH_MEMORY_REQUESTS (100000).
+BENCH_MEMORY_REQUESTS (100000), BENCH_REDIS_URL (redis://127.0.0.1:6379/13); for the
+original: PEER_MIRROR (or PEER_BASE and PEER_TOKEN), PEER_SERVE.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench import peer as peers  # noqa: E402
 from bench import seed  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
@@ -60,6 +66,26 @@ WARM_STOPS = 2_000  # and those its warm-up stops
 WRITES_SLUG = "bench-writes"
 POOL_SLUG = "bench-stop-pool"
 WARM_POOL_SLUG = "bench-stop-warmup"
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+# The side-by-side with the original (issue 13): the same routes on the same data shape,
+# 50 sessions with two participants and a 50-character intent, created the same way.
+VS_SLUGS = {"list": "bench-vs-list", "writes": "bench-vs-writes", "pool": "bench-vs-pool"}
+VS_INTENT = "Tracking the bridge, then a rough mix of the chorus"[:50]
+VS_SHAPE = {"participants": ["ana", "bo"], "intent": VS_INTENT, "location": "Studio A"}
+VS_SCENARIOS = {
+    "vs_list": "list, limit=50, of 50",
+    "vs_get": "get one session",
+    "vs_stop_stopped": "stop an already stopped session",
+    "vs_stop_active": "stop an active session (a pool of ids)",
+    "vs_create": "create (server picks startedAt)",
+}
+#: Targets of the side-by-side: (key, label).
+TARGETS_VS = [("default", "ours, default settings"), ("redis", "ours, REDIS_URL"), ("peer", "original")]
+#: The original's stop pool for one run: about what it can stop in DURATION seconds.
+PEER_STOP_POOL = min(STOP_POOL, 1_000 * DURATION)
+#: The participant scenario's guest, on every 100,000th session of the big repo.
+GUEST = "cy"
+GUEST_SESSIONS = range(0, seed.BIG_SESSIONS, 100_000)
 _TRANSACTION_CONTROL = re.compile(r"(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT)\b", re.IGNORECASE)
 
 INSTALL_WRK = """bench: wrk is not installed. It is a Debian/Ubuntu package:
@@ -120,15 +146,19 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
     repos = Repo.objects.filter(owner=user)
     small = repos.get(slug="small-0000")
     big = repos.get(slug=seed.BIG_SLUG)
-    writes, pool, warm_pool = (
-        repos.filter(slug=slug).first() or Repo.objects.get(pk=repo_create(owner=user, name=slug)["repo_id"])
-        for slug in (WRITES_SLUG, POOL_SLUG, WARM_POOL_SLUG)
+    writes, pool, warm_pool, vs_list, vs_writes, vs_pool = (
+        repos.filter(slug=slug).first()
+        or Repo.objects.get(pk=repo_create(owner=user, name=slug, visibility="private")["repo_id"])
+        for slug in (WRITES_SLUG, POOL_SLUG, WARM_POOL_SLUG, *VS_SLUGS.values())
     )
     # What earlier runs created or left active goes: the data set is the seeded one again.
     # (Tens of thousands of extra active sessions would also mislead the planner about
     # the active=true scenario, which runs before the stop pool is filled.)
-    for repo in (writes, pool, warm_pool):
+    for repo in (writes, pool, warm_pool, vs_list, vs_writes, vs_pool):
         empty_repo(repo.pk)
+    add_guest(big.pk)
+    vs_shape = {"intent": VS_INTENT, "with_commits": False}
+    seed.copy_sessions([(vs_list.pk, 50, 51, timedelta(hours=6))], user.pk, "bench: side-by-side list", **vs_shape)
     warm_ids = fill_stop_pool(warm_pool.pk, user.pk, WARM_STOPS + 1, "stop-warmup.txt")
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE sessions_app_session")
@@ -157,6 +187,13 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
             token,
         ),
         Scenario("list_1m_active", "list, active=true, repo of 1,000,000", "GET", f"{list_big}?active=true", token),
+        Scenario(
+            "list_1m_participant",
+            f"list, participant={GUEST} ({len(GUEST_SESSIONS)} of the 1,000,000), repo of 1,000,000",
+            "GET",
+            f"{list_big}?participant={GUEST}",
+            token,
+        ),
         Scenario("get", "get one session", "GET", f"{list_small}/{one_session}", token),
         Scenario(
             "create",
@@ -168,11 +205,96 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
         ),
         Scenario("stop", "stop an active session", "POST", f"@{WORK / 'stop.txt'}", token, "{}"),
     ]
-    reads = [s.paths for s in scenarios if s.method == "GET" and s.token != "-"]
+    # The participant scenario is left out: its COUNT over a million rows would make the
+    # memory check's reads a test of that one query.
+    reads = [s.paths for s in scenarios if s.method == "GET" and s.token != "-" and s.name != "list_1m_participant"]
     (WORK / "reads.txt").write_text("".join(path + "\n" for path in reads))
     mixed_reads = Scenario("mixed_reads", "the authenticated reads, in turn", "GET", f"@{WORK / 'reads.txt'}", token)
-    context = {"pool_repo": pool.pk, "user_id": user.pk, "reserved_stop": warm_ids[-1]}
+    vs_one = Session.objects.filter(repo=vs_list).order_by("-started_at").values_list("session_id", flat=True)[0]
+    vs_list_path = f"/api/repos/{vs_list.pk}/sessions"
+    vs_scenarios = {
+        "vs_list": Scenario("vs_list", VS_SCENARIOS["vs_list"], "GET", f"{vs_list_path}?limit=50", token),
+        "vs_get": Scenario("vs_get", VS_SCENARIOS["vs_get"], "GET", f"{vs_list_path}/{vs_one}", token),
+        "vs_stop_stopped": Scenario(
+            "vs_stop_stopped", VS_SCENARIOS["vs_stop_stopped"], "POST", f"{vs_list_path}/{vs_one}/stop", token, "{}"
+        ),
+        "vs_stop_active": Scenario(
+            "vs_stop_active", VS_SCENARIOS["vs_stop_active"], "POST", f"@{WORK / 'vs-stop.txt'}", token, "{}"
+        ),
+        "vs_create": Scenario(
+            "vs_create",
+            VS_SCENARIOS["vs_create"],
+            "POST",
+            f"/api/repos/{vs_writes.pk}/sessions",
+            token,
+            json.dumps(VS_SHAPE),
+        ),
+    }
+    context = {
+        "pool_repo": pool.pk,
+        "vs_pool_repo": vs_pool.pk,
+        "user_id": user.pk,
+        # Active sessions kept for the query counts' stops, one per scenario and settings.
+        "reserved_stops": warm_ids[-4:],
+        "vs_scenarios": vs_scenarios,
+    }
     return scenarios, mixed_reads, context
+
+
+def prepare_peer(peer: peers.Peer) -> dict:
+    """The original's side of the side-by-side: a repo of 50 stopped sessions shaped like
+    ours, a repo for creates, and the stop scenarios (its pool is filled for each run)."""
+    list_repo = peer.new_repo("vs-list")
+    ids = peer.create_sessions(list_repo, 50, VS_SHAPE, stop=True)
+    writes = peer.new_repo("vs-writes")
+    base = f"/api/v1/repos/{list_repo}/sessions"
+    token = peer.token
+    return {
+        "vs_list": Scenario("vs_list", VS_SCENARIOS["vs_list"], "GET", f"{base}?limit=50", token),
+        "vs_get": Scenario("vs_get", VS_SCENARIOS["vs_get"], "GET", f"{base}/{ids[-1]}", token),
+        "vs_stop_stopped": Scenario(
+            "vs_stop_stopped", VS_SCENARIOS["vs_stop_stopped"], "POST", f"{base}/{ids[-1]}/stop", token, "{}"
+        ),
+        "vs_stop_active": Scenario(
+            "vs_stop_active", VS_SCENARIOS["vs_stop_active"], "POST", f"@{WORK / 'peer-stop.txt'}", token, "{}"
+        ),
+        "vs_create": Scenario(
+            "vs_create",
+            VS_SCENARIOS["vs_create"],
+            "POST",
+            f"/api/v1/repos/{writes}/sessions",
+            token,
+            json.dumps(VS_SHAPE),
+        ),
+    }
+
+
+def fill_peer_stop_pool(peer: peers.Peer, count: int) -> None:
+    """``count`` active sessions of the original, in a new repo; their stop paths to ``WORK/peer-stop.txt``."""
+    repo = peer.new_repo("vs-pool")
+    ids = peer.create_sessions(repo, count, VS_SHAPE, stop=False)
+    (WORK / "peer-stop.txt").write_text("".join(f"/api/v1/repos/{repo}/sessions/{i}/stop\n" for i in ids))
+
+
+def add_guest(repo_id: str) -> None:
+    """A guest on a few sessions of the big repo, for the participant scenario: a filter that
+    matches every row or none would measure a full count or a full scan, not the filter."""
+    from sessions_app.models import Session
+
+    starts = [seed.T0 + timedelta(minutes=5) * n for n in GUEST_SESSIONS]
+    Session.objects.filter(repo_id=repo_id, started_at__in=starts).update(participants=["ana", "bo", GUEST])
+
+
+def drain(base: str) -> None:
+    """Wait until the server has answered what a run left queued: wrk stops sending, but
+    gunicorn still serves the requests its sockets hold, and they would slow the next run."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=120):
+                return
+        except OSError:
+            time.sleep(0.5)
 
 
 def median_run(measured: list[Outcome]) -> Outcome:
@@ -193,20 +315,21 @@ def empty_repo(repo_id: str) -> None:
     Repo.objects.filter(pk=repo_id).update(session_count=0)
 
 
-def fill_stop_pool(repo_id: str, user_id: int, count: int, filename: str) -> list[str]:
+def fill_stop_pool(repo_id: str, user_id: int, count: int, filename: str, **shape) -> list[str]:
     """``count`` active sessions in ``repo_id``; their stop paths go to ``WORK/filename``
     (all but the last, which is returned too and kept for the query count)."""
     from sessions_app.models import Session
 
-    seed.copy_sessions([(repo_id, count, 1, timedelta(seconds=1))], user_id, f"bench: {filename}")
+    seed.copy_sessions([(repo_id, count, 1, timedelta(seconds=1))], user_id, f"bench: {filename}", **shape)
     ids = Session.objects.filter(repo_id=repo_id).order_by("started_at").values_list("session_id", flat=True)
     paths = [f"/api/repos/{repo_id}/sessions/{session_id}/stop" for session_id in ids]
     (WORK / filename).write_text("".join(path + "\n" for path in paths[:-1]))
     return paths
 
 
-def count_queries(scenarios: list[Scenario], context: dict) -> dict[str, int]:
-    """Data statements one request of each scenario runs (transaction control not counted)."""
+def count_queries(scenarios: list[Scenario], reserved_stops: list[str]) -> dict[str, int]:
+    """Data statements one request of each scenario runs (transaction control not counted);
+    a stop scenario stops one of ``reserved_stops``."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -215,7 +338,7 @@ def count_queries(scenarios: list[Scenario], context: dict) -> dict[str, int]:
     counts = {}
     logging.getLogger("musehub.access").disabled = True  # the server's log is the one to read
     for scenario in scenarios:
-        path = context["reserved_stop"] if scenario.name == "stop" else scenario.paths
+        path = reserved_stops.pop() if scenario.name in ("stop", "vs_stop_active") else scenario.paths
         headers = {"Authorization": f"Bearer {scenario.token}"} if scenario.token != "-" else {}
         with CaptureQueriesContext(connection) as captured:
             if scenario.method == "GET":
@@ -234,18 +357,21 @@ def count_queries(scenarios: list[Scenario], context: dict) -> dict[str, int]:
 class Server:
     """gunicorn with the project's gunicorn.conf.py and bench.settings on a free port."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, redis_url: str = "") -> None:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             self.port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{self.port}"
-        self.log_path = WORK / "gunicorn.log"
+        self.log_path = WORK / ("gunicorn-redis.log" if redis_url else "gunicorn.log")
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bench.settings",
             "DATABASE_URL": database_url,
             "GUNICORN_MAX_REQUESTS": "0",  # no recycling: the memory check needs the same workers
         }
+        env.pop("REDIS_URL", None)
+        if redis_url:
+            env["REDIS_URL"] = redis_url
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
@@ -280,6 +406,17 @@ class Server:
                 self.process.wait()
 
 
+def redis_available(url: str) -> str:
+    """Why Redis at ``url`` cannot be used, or "" when it answers."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except (redis.RedisError, ValueError) as error:
+        return f"Redis at {url} does not answer ({error})"
+    return ""
+
+
 def pool_active_count(pool_repo_id: str) -> int:
     from django.db import connection
 
@@ -298,7 +435,7 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def run_wrk(server: Server, scenario: Scenario, seconds: int) -> Outcome:
+def run_wrk(base: str, scenario: Scenario, seconds: int) -> Outcome:
     command = [
         "wrk",
         f"-t{THREADS}",
@@ -308,7 +445,7 @@ def run_wrk(server: Server, scenario: Scenario, seconds: int) -> Outcome:
         "10s",
         "-s",
         str(LUA),
-        server.base,
+        base,
         "--",
         scenario.method,
         scenario.paths,
@@ -342,6 +479,7 @@ TARGETS = [
     ("list_1m_first", "p50", "list_small", 1.2, "max"),
     ("list_1m_deep", "p50", "list_small", 1.2, "max"),
     ("list_1m_active", "p50", "list_small", 1.5, "max"),
+    ("list_1m_participant", "p50", "list_small", 1.5, "max"),
 ]
 MEMORY_GROWTH_LIMIT = 0.10
 
@@ -376,9 +514,122 @@ def environment(database_url: str) -> dict[str, str]:
         "psycopg / gunicorn": f"{psycopg.__version__} / {gunicorn.__version__}",
         "PostgreSQL": pg_version,
         "wrk": (wrk.stdout + wrk.stderr).splitlines()[0] if (wrk.stdout + wrk.stderr) else "unknown",
+        "Original (side by side)": "cgcardona/musehub c8da978 (FastAPI, uvicorn --workers 2), "
+        "served by ../shared/peer/serve.sh",
         "Load": f"wrk -t{THREADS} -c{CONNECTIONS}, {DURATION} s per scenario and round, {ROUNDS} rounds, "
         f"after a {WARMUP} s warm-up",
     }
+
+
+#: Issue 13's bounds for the side-by-side: ours ÷ the original, and default ÷ Redis.
+VS_WITH_REDIS_MIN = 1.3
+VS_DEFAULT_MIN = 1.0
+VS_DEFAULT_OF_REDIS_MIN = 0.85
+P99_OF_P50_MAX = 3.0
+
+
+def side_by_side(
+    vs_outcomes: dict[tuple[str, str], Outcome],
+    vs_stops: dict[str, list[tuple[int, int]]],
+    missing: dict[str, str],
+    missed: list[str],
+) -> list[str]:
+    """The section comparing ours (both settings) with the original, route by route."""
+    labels = dict(TARGETS_VS)
+    present = [key for key, _ in TARGETS_VS if not missing.get(key)]
+    lines = [
+        "",
+        "## Side by side with the original (issue 13)",
+        "",
+        "The same routes on the same data shape (50 sessions with two participants and a "
+        "50-character intent, made through each service's own API or the same rows by COPY; list "
+        "`limit=50`), both at 2 workers on the same PostgreSQL, runs alternating between the "
+        "services route by route, median runs. Ours runs twice: with the default settings (no "
+        "`REDIS_URL`: throttle counters in an UNLOGGED table) and with `REDIS_URL`.",
+        "",
+    ]
+    for key, why in missing.items():
+        if why:
+            lines += [f"**{labels[key]} not benchmarked**: {why}.", ""]
+    header = "| route |" + "".join(f" {labels[k]} req/s | p50 ms | p99 ms | queries |" for k in present)
+    ratios = []
+    if "peer" in present:
+        ratios += [k for k in ("default", "redis") if k in present]
+    header += "".join(f" {labels[k]} ÷ original |" for k in ratios)
+    with_default_of_redis = "default" in present and "redis" in present
+    if with_default_of_redis:
+        header += " default ÷ Redis |"
+    lines += [header, "|---|" + "---:|" * (header.count("|") - 2)]
+    for name, what in VS_SCENARIOS.items():
+        row = f"| {name} ({what}) |"
+        for key in present:
+            o = vs_outcomes.get((name, key))
+            row += (
+                f" {o.rps:,.0f} | {o.p50_ms:.2f} | {o.p99_ms:.2f} | {o.queries if o.queries is not None else '–'} |"
+                if o
+                else " – | – | – | – |"
+            )
+        peer_o = vs_outcomes.get((name, "peer"))
+        for key in ratios:
+            row += f" {_ratio(vs_outcomes[(name, key)].rps, peer_o.rps)} |"
+        if with_default_of_redis:
+            row += f" {_ratio(vs_outcomes[(name, 'default')].rps, vs_outcomes[(name, 'redis')].rps)} |"
+        lines.append(row)
+    lines += [
+        "",
+        "Each run's req/s: "
+        + "; ".join(
+            f"{name} [{key}] " + " / ".join(f"{rps:,.0f}" for rps in o.extra.get("runs", [o.rps]))
+            for (name, key), o in vs_outcomes.items()
+        )
+        + ".",
+    ]
+    for key, runs in vs_stops.items():
+        short = [(requests, pool) for requests, pool in runs if requests > pool]
+        lines += [
+            "",
+            f"Stop of active sessions, {labels[key]}: pools of {runs[0][1]:,} per run; "
+            + (
+                f"{len(short)} run(s) sent more stops than the pool held (the rest stopped stopped sessions)."
+                if short
+                else "no run emptied its pool."
+            ),
+        ]
+    lines += ["", "| target (issue 13) | measured | verdict |", "|---|---:|---|"]
+
+    def verdict(label: str, ratio: float, bound: float, kind: str = "min") -> None:
+        met = ratio >= bound if kind == "min" else ratio <= bound
+        if not met:
+            missed.append(label)
+        lines.append(
+            f"| {label} | {ratio:.2f} × | {'met' if met else f'**missed** by {abs(ratio - bound) / bound:.0%}'} |"
+        )
+
+    for name in VS_SCENARIOS:
+        peer_o = vs_outcomes.get((name, "peer"))
+        if peer_o and (name, "redis") in vs_outcomes:
+            verdict(
+                f"{name}: REDIS_URL ≥ {VS_WITH_REDIS_MIN} × original",
+                vs_outcomes[(name, "redis")].rps / peer_o.rps,
+                VS_WITH_REDIS_MIN,
+            )
+        if peer_o and (name, "default") in vs_outcomes:
+            verdict(
+                f"{name}: default ≥ {VS_DEFAULT_MIN} × original",
+                vs_outcomes[(name, "default")].rps / peer_o.rps,
+                VS_DEFAULT_MIN,
+            )
+        if with_default_of_redis:
+            verdict(
+                f"{name}: default ≥ {VS_DEFAULT_OF_REDIS_MIN} × REDIS_URL",
+                vs_outcomes[(name, "default")].rps / vs_outcomes[(name, "redis")].rps,
+                VS_DEFAULT_OF_REDIS_MIN,
+            )
+        for key in ("default", "redis"):
+            o = vs_outcomes.get((name, key))
+            if o and o.p50_ms:
+                verdict(f"{name} [{key}]: p99 ≤ {P99_OF_P50_MAX} × p50", o.p99_ms / o.p50_ms, P99_OF_P50_MAX, "max")
+    return lines
 
 
 def write_results(
@@ -388,6 +639,9 @@ def write_results(
     memory: list[tuple[int, int, int]],
     memory_requests: int,
     stops_done: int,
+    vs_outcomes: dict[tuple[str, str], Outcome],
+    vs_stops: dict[str, list[tuple[int, int]]],
+    missing: dict[str, str],
 ) -> list[str]:
     ping, naive = outcomes["ping"], outcomes["naive_list"]
     lines = [
@@ -446,6 +700,7 @@ def write_results(
         if not met:
             missed.append(name)
         lines.append(f"| {label} | {ratio:.2f} × | {verdict} |")
+    lines += side_by_side(vs_outcomes, vs_stops, missing, missed)
     lines += [
         "",
         f"## Worker memory over {memory_requests:,} requests",
@@ -475,6 +730,40 @@ def write_results(
 
 
 # ── Main ──────────────────────────────────────────────────────────────────────
+def count_all(scenarios: list[Scenario], vs: list[Scenario], context: dict) -> dict[str, dict[str, int]]:
+    """Queries per request of each scenario, under each throttle store the servers use."""
+    from django.test.utils import override_settings
+
+    stores = {
+        "default": {"BACKEND": "musehub.api.counters.DatabaseCounters", "LOCATION": "default"},
+        "redis": {"BACKEND": "musehub.api.counters.RedisCounters", "LOCATION": REDIS_URL},
+    }
+    reserved = list(context["reserved_stops"])
+    counts = {}
+    for key, store in stores.items():
+        if key == "redis" and context["redis_missing"]:
+            continue
+        with override_settings(THROTTLE_COUNTERS=store):
+            counts[key] = count_queries(scenarios + vs if key == "default" else vs, reserved)
+    return counts
+
+
+def run_one(base: str, scenario: Scenario, queries: int | None, ours: bool = True) -> Outcome:
+    outcome = run_wrk(base, scenario, DURATION)
+    outcome.queries = queries
+    if ours:
+        drain(base)
+    return outcome
+
+
+def log_run(label: str, outcome: Outcome) -> None:
+    print(
+        f"bench: {label:42} {outcome.rps:8,.0f} req/s  p50 {outcome.p50_ms:7.2f} ms  "
+        f"p99 {outcome.p99_ms:7.2f} ms  non-2xx {outcome.non_2xx}",
+        file=sys.stderr,
+    )
+
+
 def main() -> int:
     # WhiteNoise's note that no collectstatic was run: the benchmark serves no static files.
     warnings.filterwarnings("ignore", message="No directory at")
@@ -482,25 +771,54 @@ def main() -> int:
         print(INSTALL_WRK, file=sys.stderr)
         return 2
     database_url = seed.database_url()
+    os.environ.pop("REDIS_URL", None)  # this process counts as the default settings do
     seed.setup_django(database_url)
     seed.seed()
     env = environment(database_url)
     scenarios, mixed_reads, context = prepare()
-    queries = count_queries(scenarios, context)
-    print("bench: queries per request: " + ", ".join(f"{k} {v}" for k, v in queries.items()), file=sys.stderr)
+    vs_ours = context["vs_scenarios"]
+    context["redis_missing"] = redis_available(REDIS_URL)
+    queries = count_all(scenarios, list(vs_ours.values()), context)
+    for key, counts in queries.items():
+        print(
+            f"bench: queries per request ({key}): " + ", ".join(f"{k} {v}" for k, v in counts.items()), file=sys.stderr
+        )
+
+    peer, peer_missing = peers.start()
+    if peer is None:
+        print(f"bench: the original is not benchmarked: {peer_missing}", file=sys.stderr)
+    vs_targets: dict[str, tuple[str, dict[str, Scenario]]] = {}  # key -> (base, scenarios)
 
     from django.db import connection
 
     connection.close()  # nothing of this process stays in the way of the server's
     server = Server(database_url)
+    redis_server = None if context["redis_missing"] else Server(database_url, REDIS_URL)
+    if context["redis_missing"]:
+        print(f"bench: ours with REDIS_URL is not benchmarked: {context['redis_missing']}", file=sys.stderr)
     try:
+        vs_targets["default"] = (server.base, vs_ours)
+        if redis_server is not None:
+            vs_targets["redis"] = (redis_server.base, vs_ours)
+        if peer is not None:
+            try:
+                vs_targets["peer"] = (peer.base, prepare_peer(peer))
+            except peers.PeerError as error:
+                peer_missing = f"the original failed while preparing: {error}"
+                print(f"bench: {peer_missing}", file=sys.stderr)
+                peer.stop_server()
+                peer = None
         print(f"bench: gunicorn on {server.base}, workers {server.workers()}", file=sys.stderr)
         warm = {s.name: s for s in scenarios}
         warm["stop"] = Scenario("stop", "", "POST", f"@{WORK / 'stop-warmup.txt'}", scenarios[-1].token, "{}")
         for s in scenarios:
-            run_wrk(server, warm[s.name], WARMUP)
+            run_wrk(server.base, warm[s.name], WARMUP)
+            drain(server.base)
+        for base, vs in vs_targets.values():
+            for name in ("vs_list", "vs_get", "vs_stop_stopped", "vs_create"):
+                run_wrk(base, vs[name], WARMUP)
         # Memory is measured from here: every route has run, and so have pages of each size.
-        run_wrk(server, mixed_reads, WARMUP)
+        run_wrk(server.base, mixed_reads, WARMUP)
         workers = server.workers()
         before = {pid: rss_kib(pid) for pid in workers}
 
@@ -508,32 +826,60 @@ def main() -> int:
         # of percent within minutes, and a drift during one scenario's only run would land
         # in every ratio taken to it. Each scenario's median run is the one reported.
         runs: dict[str, list[Outcome]] = {s.name: [] for s in scenarios}
+        vs_runs: dict[tuple[str, str], list[Outcome]] = {}
         stops_done = 0
+        vs_stops: dict[str, list[tuple[int, int]]] = {}  # key -> (requests, pool) per run
         for round_number in range(1, ROUNDS + 1):
             for s in scenarios:
                 if s.name == "stop":  # filled only now, and emptied after: see prepare()
                     fill_stop_pool(context["pool_repo"], context["user_id"], STOP_POOL + 1, "stop.txt")
                     connection.close()
-                outcome = run_wrk(server, s, DURATION)
-                outcome.queries = queries[s.name]
+                outcome = run_one(server.base, s, queries["default"][s.name])
                 runs[s.name].append(outcome)
-                print(
-                    f"bench: round {round_number}/{ROUNDS} {s.name:15} {outcome.rps:8,.0f} req/s  "
-                    f"p50 {outcome.p50_ms:6.2f} ms  p99 {outcome.p99_ms:6.2f} ms  non-2xx {outcome.non_2xx}",
-                    file=sys.stderr,
-                )
+                log_run(f"round {round_number}/{ROUNDS} {s.name}", outcome)
                 if s.name == "stop":
                     stops_done += STOP_POOL + 1 - pool_active_count(context["pool_repo"])
                     empty_repo(context["pool_repo"])
                     connection.close()
+            # Side by side: each route on every target in turn, the order turning each round.
+            keys = list(vs_targets)
+            keys = keys[round_number % len(keys) :] + keys[: round_number % len(keys)]
+            for name in VS_SCENARIOS:
+                for key in keys:
+                    base, vs = vs_targets[key]
+                    pool = 0
+                    if name == "vs_stop_active":
+                        if key == "peer":
+                            pool = PEER_STOP_POOL
+                            fill_peer_stop_pool(peer, pool)
+                        else:
+                            pool = STOP_POOL
+                            fill_stop_pool(
+                                context["vs_pool_repo"],
+                                context["user_id"],
+                                pool + 1,
+                                "vs-stop.txt",
+                                intent=VS_INTENT,
+                                with_commits=False,
+                            )
+                            connection.close()
+                    outcome = run_one(base, vs[name], queries.get(key, {}).get(name), ours=key != "peer")
+                    vs_runs.setdefault((name, key), []).append(outcome)
+                    log_run(f"round {round_number}/{ROUNDS} {name} [{key}]", outcome)
+                    if pool:
+                        vs_stops.setdefault(key, []).append((outcome.requests, pool))
+                        if key != "peer":
+                            empty_repo(context["vs_pool_repo"])
+                            connection.close()
         outcomes = {name: median_run(measured) for name, measured in runs.items()}
+        vs_outcomes = {pair: median_run(measured) for pair, measured in vs_runs.items()}
         served = sum(o.requests for measured in runs.values() for o in measured)
         rate = max(outcomes["list_small"].rps, 50.0)
         memory_deadline = time.monotonic() + MEMORY_MAX_SECONDS
         while served < MEMORY_REQUESTS and time.monotonic() < memory_deadline:
             seconds = max(2, min(120, int((MEMORY_REQUESTS - served) / rate) + 1))
             print(f"bench: memory check, {served:,} requests so far; {seconds} s more reads", file=sys.stderr)
-            more = run_wrk(server, mixed_reads, seconds)
+            more = run_wrk(server.base, mixed_reads, seconds)
             served += more.requests
             rate = max(more.rps, 50.0)
         if server.workers() != workers:
@@ -541,8 +887,13 @@ def main() -> int:
         memory = [(pid, before[pid], rss_kib(pid)) for pid in workers]
     finally:
         server.stop()
+        if redis_server is not None:
+            redis_server.stop()
+        if peer is not None:
+            peer.stop_server()
 
-    missed = write_results(env, scenarios, outcomes, memory, served, stops_done)
+    missing = {"redis": context["redis_missing"], "peer": peer_missing}
+    missed = write_results(env, scenarios, outcomes, memory, served, stops_done, vs_outcomes, vs_stops, missing)
     print(f"bench: wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
     if missed:
         print("bench: targets missed: " + ", ".join(missed), file=sys.stderr)

@@ -110,7 +110,16 @@ def is_seeded() -> bool:
     )
 
 
-def session_lines(repo_id: str, author_id: int, count: int, *, active_every: int, spacing: timedelta) -> Iterator[str]:
+def session_lines(
+    repo_id: str,
+    author_id: int,
+    count: int,
+    *,
+    active_every: int,
+    spacing: timedelta,
+    intent: str = "bench take",
+    with_commits: bool = True,
+) -> Iterator[str]:
     """COPY text lines of ``count`` sessions of one repo, ``spacing`` apart, oldest first.
 
     Each row is the model's columns (``copy_columns``), holding what a create through the
@@ -121,7 +130,7 @@ def session_lines(repo_id: str, author_id: int, count: int, *, active_every: int
     from sessions_app.fields import create_values
 
     identity = compute_identity_id(BENCH_USER.encode())
-    base = create_values({"participants": ["ana", "bo"], "intent": "bench take", "location": "Studio A"})
+    base = create_values({"participants": ["ana", "bo"], "intent": intent, "location": "Studio A"})
     columns = copy_columns()
     for i in range(count):
         started = T0 + spacing * i
@@ -134,7 +143,7 @@ def session_lines(repo_id: str, author_id: int, count: int, *, active_every: int
             "author_id": author_id,
             "started_at": started,
             "ended_at": None if active else started + timedelta(minutes=30),
-            "commits": [f"{i:064x}", f"{i + 1:064x}"],
+            "commits": [f"{i:064x}", f"{i + 1:064x}"] if with_commits else [],
             "is_active": active,
             "created_at": started,
         }
@@ -163,8 +172,9 @@ def copy_text(value) -> str:
     return str(value)
 
 
-def copy_sessions(batches: list[tuple[str, int, int, timedelta]], author_id: int, label: str) -> None:
-    """COPY the sessions of each (repo_id, count, active_every, spacing) and set each repo's count."""
+def copy_sessions(batches: list[tuple[str, int, int, timedelta]], author_id: int, label: str, **shape) -> None:
+    """COPY the sessions of each (repo_id, count, active_every, spacing) and set each repo's count;
+    ``shape`` (``intent``, ``with_commits``) goes to ``session_lines``."""
     from django.db import connection
 
     total = sum(count for _, count, _, _ in batches)
@@ -175,7 +185,9 @@ def copy_sessions(batches: list[tuple[str, int, int, timedelta]], author_id: int
         with raw.copy(f"COPY sessions_app_session ({columns}) FROM STDIN") as copy:
             for repo_id, count, active_every, spacing in batches:
                 chunk: list[str] = []
-                for line in session_lines(repo_id, author_id, count, active_every=active_every, spacing=spacing):
+                for line in session_lines(
+                    repo_id, author_id, count, active_every=active_every, spacing=spacing, **shape
+                ):
                     chunk.append(line)
                     if len(chunk) == 10_000:
                         copy.write("".join(chunk))

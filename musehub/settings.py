@@ -12,6 +12,11 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.checks.security.base import (
+    SECRET_KEY_INSECURE_PREFIX,
+    SECRET_KEY_MIN_LENGTH,
+    SECRET_KEY_MIN_UNIQUE_CHARACTERS,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -30,23 +35,68 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0), got {raw!r}")
 
 
+def env_seconds(name: str, default: float) -> float:
+    """Read a duration in seconds (a number, 0 or more)."""
+    raw = os.environ.get(name, "").strip()
+    if raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise ImproperlyConfigured(f"{name} must be a number of seconds (0 or more), got {raw!r}")
+    return value
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEV_SECRET_KEY = "django-insecure-musehub-development-only-key-do-not-deploy"
+#: The only hosts DEBUG may serve: its pages (tracebacks, settings) are for the developer's machine.
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "[::1]"})
+
+
+def refuse_unsafe_start(*, debug: bool, secret_key: str, allowed_hosts: list[str]) -> None:
+    """Raise ``ImproperlyConfigured`` for a configuration that must not serve anything.
+
+    The one place that decides it (SPEC "Limits added"); ``musehub.startup`` turns the
+    error into the one-line refusal of ``manage.py`` and gunicorn. The secret rules are
+    Django's own deploy check (security.W009), so ``check --deploy`` can never disagree.
+    """
+    if debug:
+        public = [host for host in allowed_hosts if host.lower() not in LOOPBACK_HOSTS]
+        if public:
+            # A deployment that forgot DJANGO_DEBUG=0 would serve tracebacks and sign with
+            # the public development key; refuse rather than run like that silently.
+            raise ImproperlyConfigured(
+                f"DJANGO_DEBUG is on (the default) while DJANGO_ALLOWED_HOSTS names {', '.join(public)}: "
+                "debug mode serves only localhost, 127.0.0.1 and [::1]; set DJANGO_DEBUG=0 to deploy"
+            )
+        return
+    weak = (
+        secret_key == DEV_SECRET_KEY
+        or secret_key.startswith(SECRET_KEY_INSECURE_PREFIX)
+        or len(secret_key) < SECRET_KEY_MIN_LENGTH
+        or len(set(secret_key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+    )
+    if weak:
+        # Signed data (admin sessions, CSRF) would be forgeable by anyone who read this
+        # file, or who guessed a short key.
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY must be set to a real secret when DJANGO_DEBUG=0: "
+            f"at least {SECRET_KEY_MIN_LENGTH} characters, {SECRET_KEY_MIN_UNIQUE_CHARACTERS} of them "
+            f"distinct, not the development key (generate one with: "
+            'python -c "import secrets; print(secrets.token_urlsafe(50))")'
+        )
+
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
-# Unset or empty means the development key (an empty one is refused below with DEBUG off).
+# Unset or empty means the development key (refused below with DEBUG off).
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
-if not DEBUG and SECRET_KEY == DEV_SECRET_KEY:
-    # Signed data (admin sessions, CSRF) would be forgeable by anyone who read this file.
-    raise ImproperlyConfigured(
-        "DJANGO_SECRET_KEY must be set to a real secret when DJANGO_DEBUG=0 "
-        '(generate one with: python -c "import secrets; print(secrets.token_urlsafe(50))")'
-    )
-
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+refuse_unsafe_start(debug=DEBUG, secret_key=SECRET_KEY, allowed_hosts=ALLOWED_HOSTS)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
@@ -62,6 +112,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files, not a CDN
     "musehub.core",
+    "musehub.api",  # the throttle counters' table
     "repos_app",
     "sessions_app",
 ]
@@ -73,6 +124,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "musehub.api.middleware.ApiErrorMiddleware",
+    "musehub.api.throttling.RateLimitHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,18 +153,28 @@ TEMPLATES = [
 # ── Database ──────────────────────────────────────────────────────────────────
 DATABASE_URL = os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 _db = dj_database_url.parse(DATABASE_URL, conn_max_age=600, conn_health_checks=True)
+#: Seconds a statement may run before PostgreSQL cancels it (the request answers 503); 0: no limit.
+DATABASE_STATEMENT_TIMEOUT = env_seconds("DATABASE_STATEMENT_TIMEOUT", 15)
 if _db["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend, with a health check that polls the socket instead of a SELECT 1
     # round trip on every request (musehub/db/postgresql/base.py).
     _db["ENGINE"] = "musehub.db.postgresql"
+    _url_options = _db.get("OPTIONS", {})
+    _statement_timeout = f"-c statement_timeout={round(DATABASE_STATEMENT_TIMEOUT * 1000)}"
     _db["OPTIONS"] = {
         # A dead database must answer 503 quickly, not hang a worker.
         "connect_timeout": int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "3")),
+        # The server cancels a statement running longer (QueryCanceled: 503). A `-c` in the
+        # URL's own `options` comes later, so it wins.
+        "options": f"{_statement_timeout} {_url_options.pop('options', '')}".strip(),
+        # ... and a server too frozen to cancel anything is given up on one second later,
+        # client side (musehub/db/postgresql/base.py says why TCP cannot tell).
+        "answer_timeout": DATABASE_STATEMENT_TIMEOUT + 1 if DATABASE_STATEMENT_TIMEOUT else None,
         # Bind parameters on the server so psycopg can prepare the hot statements after
         # their second use: PostgreSQL then skips planning (PERF-NOTES: ~+35% on lists).
         "server_side_binding": True,
         "prepare_threshold": 2,
-        **_db.get("OPTIONS", {}),
+        **_url_options,
     }
 elif _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["CONN_MAX_AGE"] = 0
@@ -130,7 +192,7 @@ _db["ATOMIC_REQUESTS"] = False
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# ── Cache (shared across workers: throttling state) ──────────────────────────
+# ── Cache ─────────────────────────────────────────────────────────────────────
 REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
@@ -147,6 +209,20 @@ else:
             "LOCATION": "musehub_cache",
         }
     }
+
+# ── Throttle counters (shared by every worker and instance) ───────────────────
+# One atomic statement per request, no disk flush waited for (musehub/api/counters.py):
+# Redis when REDIS_URL is set; else an UNLOGGED table on PostgreSQL, or on SQLite a small
+# database file of its own beside the main one.
+if REDIS_URL:
+    THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.RedisCounters", "LOCATION": REDIS_URL}
+elif _db["ENGINE"] == "django.db.backends.sqlite3":
+    THROTTLE_COUNTERS = {
+        "BACKEND": "musehub.api.counters.SQLiteCounters",
+        "LOCATION": f"{_db['NAME']}-throttle",
+    }
+else:
+    THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.DatabaseCounters", "LOCATION": "default"}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -223,6 +299,8 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
         "musehub.api.schema.camelize_path_parameters",
+        "musehub.api.schema.document_common_errors",
+        "musehub.api.schema.link_created_resources",
     ],
 }
 

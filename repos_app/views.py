@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from musehub.api.conditional import ConditionalGetMixin
 from musehub.api.pagination import next_link, parse_limit
-from musehub.api.schema import ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.schema import ERRORS_MEMBERS_READ, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
 from musehub.api.transactions import AtomicHandlerMixin
 from repos_app import selectors, services
 from repos_app.models import Repo
@@ -97,7 +97,7 @@ class RepoViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, view
 @extend_schema_view(
     list=extend_schema(
         summary="List a repo's collaborators (owner and collaborators)",
-        responses={200: CollaboratorListSerializer, **ERRORS_READ},
+        responses={200: CollaboratorListSerializer, **ERRORS_MEMBERS_READ},
     ),
     update=extend_schema(
         summary="Share the repo with a user, or change their permission (owner only)",

@@ -13,20 +13,22 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotAcceptable
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from musehub.api.conditional import ConditionalGetMixin, if_match_condition
 from musehub.api.pagination import next_link, parse_limit
+from musehub.api.renderers import accepts
 from musehub.api.schema import (
     ERRORS_DELETE,
+    ERRORS_IF_MATCH,
     ERRORS_READ,
     ERRORS_WRITE,
     IF_MATCH_PARAMETER,
     IF_NONE_MATCH_PARAMETERS,
     LIST_PARAMETERS,
     NOT_MODIFIED,
-    PRECONDITION_FAILED,
 )
 from musehub.api.transactions import AtomicHandlerMixin
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
@@ -63,7 +65,7 @@ FILTER_PARAMETERS = [
         description="Sessions with this tag; repeat it to require several.",
     ),
 ]
-WRITE_CONDITIONAL = {**ERRORS_WRITE, **PRECONDITION_FAILED}
+WRITE_CONDITIONAL = {**ERRORS_WRITE, **ERRORS_IF_MATCH}
 
 
 @extend_schema_view(
@@ -95,7 +97,7 @@ WRITE_CONDITIONAL = {**ERRORS_WRITE, **PRECONDITION_FAILED}
     destroy=extend_schema(
         summary="Delete a session",
         parameters=[IF_MATCH_PARAMETER],
-        responses={204: None, **ERRORS_DELETE, **PRECONDITION_FAILED},
+        responses={204: None, **ERRORS_DELETE, **ERRORS_IF_MATCH},
     ),
 )
 class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
@@ -116,9 +118,16 @@ class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, v
         return [CanWriteRepo()]
 
     def perform_content_negotiation(self, request, force=False):
-        # DRF reads ``?format=`` as a renderer's name; an export's ``format`` is its own
-        # parameter. Its answer is a stream (no renderer), its errors are JSON.
-        return super().perform_content_negotiation(request, force=force or self.action == "export")
+        if self.action != "export" or force:
+            return super().perform_content_negotiation(request, force=force)
+        # DRF would read ``?format=`` as a renderer's name; an export's ``format`` is its own
+        # parameter, and its answer a stream no renderer makes. What the client must accept
+        # is that file's type (or, when the format is missing or unknown, the JSON 422).
+        chosen = EXPORT_FORMATS.get(request.query_params.get("format", ""))
+        if not accepts(request, chosen[0] if chosen else "application/json"):
+            raise NotAcceptable()
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
 
     def get_queryset(self):  # for the schema generator; requests go through the selectors
         return Session.objects.none()

@@ -9,13 +9,20 @@ from rest_framework.test import APIClient
 from tests.factories import UserFactory, auth_header, make_repo, make_token
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(settings):
-    """Each test gets its own in-memory cache: throttle counters do not leak between tests."""
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "test"}}
-    from django.core.cache import cache
+@pytest.fixture(scope="session")
+def throttle_file(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp("throttle") / "counters.sqlite3")
 
-    cache.clear()
+
+@pytest.fixture(autouse=True)
+def _isolated_throttle_counters(settings, throttle_file):
+    """Each test starts with no throttle counts. The counters live in a SQLite file of
+    their own (the service's store on SQLite), outside the test's database and transaction,
+    so the query counts tests take are the views' own on either database."""
+    settings.THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.SQLiteCounters", "LOCATION": throttle_file}
+    from musehub.api.counters import counters
+
+    counters().clear()
 
 
 @pytest.fixture

@@ -80,12 +80,32 @@ def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         # Let the middleware answer: it also sees errors raised outside DRF (BEGIN).
         return None
+    if isinstance(exc, exceptions.AuthenticationFailed):
+        exc = _charged_to_address(exc, context)
     response = drf_exception_handler(exc, context)
     if response is not None and not isinstance(response.data, dict):
         response.data = {"detail": " ".join(flatten_messages(response.data))}
     if isinstance(exc, exceptions.Throttled) and response is not None:
         response.data = {"detail": str(exc.detail)}
     return response
+
+
+def _charged_to_address(exc: exceptions.AuthenticationFailed, context) -> exceptions.APIException:
+    """A request refused for a bad or revoked token counts against the caller's address.
+
+    DRF authenticates before it throttles, so such a request never reached the throttles: a
+    flood of guessed tokens would never be slowed. Here the request is anonymous already
+    (DRF's ``_not_authenticated``), and the view's throttles count it as they count any
+    anonymous request. Over the limit, the answer is the 429, not the 401.
+    """
+    view, request = context.get("view"), context.get("request")
+    if view is None or request is None:
+        return exc
+    try:
+        view.check_throttles(request)
+    except exceptions.Throttled as throttled:
+        return throttled
+    return exc
 
 
 def _json_error(status_code: int, detail: str) -> JsonResponse:

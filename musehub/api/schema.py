@@ -51,6 +51,12 @@ ERRORS_WRITE = {
 }
 
 
+#: Reads only the owner and collaborators may make (who a repo is shared with).
+ERRORS_MEMBERS_READ = {
+    **ERRORS_READ,
+    403: _error("Signed in, but neither the owner nor a collaborator of this public repo."),
+}
+
 #: A DELETE has no body: only the errors it can meet.
 ERRORS_DELETE = {code: response for code, response in ERRORS_WRITE.items() if code not in (400, 409, 413, 415, 422)}
 
@@ -74,9 +80,6 @@ LIST_PARAMETERS = [
 ]
 
 
-PRECONDITION_FAILED = {
-    412: _error("If-Match names none of the session's current ETag: nothing was changed."),
-}
 NOT_MODIFIED = {304: OpenApiResponse(description="If-None-Match holds the current ETag: no body.")}
 IF_MATCH_PARAMETER = OpenApiParameter(
     "If-Match",
@@ -143,3 +146,87 @@ def camelize_path_parameters(result, generator, request, public):
         paths[_PATH_PARAMETER.sub(lambda match: "{" + camel(match[1]) + "}", path)] = operations
     result["paths"] = paths
     return result
+
+
+#: 412 where a session write takes ``If-Match`` (SPEC "Conditional requests").
+ERRORS_IF_MATCH = {412: _error("If-Match does not match the session as it is now; nothing changed.")}
+
+#: What any API operation can answer, whatever its view: the middleware, authentication,
+#: content negotiation and throttling run before it, and the database may be out of reach.
+_ANY_OPERATION = {
+    400: "Malformed request: an invalid Content-Length, or a body that is not JSON.",
+    401: "An invalid or revoked token (on any route), or no token where one is needed.",
+    405: "Method not allowed on this path.",
+    406: "The Accept header excludes application/json.",
+    413: "Body over 1 MiB.",
+    422: "Invalid input; each offending field or parameter is named (a NUL byte anywhere in the query, on any route).",
+    429: "Too many requests; see Retry-After.",
+    503: "Database unavailable or too slow to answer; see Retry-After.",
+}
+#: ... and any operation that takes a body: the parser's refusal.
+_BODY_OPERATION = {415: "Body is not application/json."}
+
+
+def document_common_errors(result, generator, request, public):
+    """drf-spectacular postprocessing hook: the statuses every operation can answer.
+
+    The views document what their own rules answer (403, 404, 409, 412, ...); what comes
+    from the layers around every view is added here once, so no operation can miss it
+    (the OpenAPI test walks the schema for both).
+    """
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            common = {**_ANY_OPERATION, **(_BODY_OPERATION if "requestBody" in operation else {})}
+            responses = operation.setdefault("responses", {})
+            for status_code, description in common.items():
+                responses.setdefault(str(status_code), {"content": error, "description": description})
+            operation["responses"] = dict(sorted(responses.items()))
+    return result
+
+
+def link_created_resources(result, generator, request, public):
+    """drf-spectacular postprocessing hook: OpenAPI links from each create to what it created.
+
+    A ``201`` of ``POST /a/{x}/items`` whose body holds ``itemId`` links to every operation
+    under ``/a/{x}/items/{itemId}``, with ``itemId`` taken from the response body and the other
+    path parameters from the request. Clients (and schemathesis's stateful phase) follow
+    them: create a session, then get, stop, edit or delete that very session.
+    """
+    paths = result.get("paths", {})
+    for path, operations in paths.items():
+        create = operations.get("post")
+        created = (create or {}).get("responses", {}).get("201")
+        if not created:
+            continue
+        schema = _resolve(result, created.get("content", {}).get("application/json", {}).get("schema", {}))
+        links = {}
+        for name in schema.get("properties", {}):
+            prefix = f"{path}/{{{name}}}"
+            for target_path, targets in paths.items():
+                if target_path != prefix and not target_path.startswith(prefix + "/"):
+                    continue
+                parameters = _PATH_PARAMETER.findall(target_path)
+                if not set(parameters) <= {name, *_PATH_PARAMETER.findall(path)}:
+                    continue  # a parameter neither the request nor the response gives
+                for target in targets.values():
+                    links[target["operationId"]] = {
+                        "operationId": target["operationId"],
+                        "parameters": {
+                            param: f"$response.body#/{name}" if param == name else f"$request.path.{param}"
+                            for param in parameters
+                        },
+                    }
+        if links:
+            for status_code in ("201", "200"):
+                if status_code in create["responses"]:
+                    create["responses"][status_code]["links"] = links
+    return result
+
+
+def _resolve(document: dict, schema: dict) -> dict:
+    """A ``$ref`` to ``#/components/schemas/...`` replaced by what it names."""
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/"):
+        return document["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    return schema

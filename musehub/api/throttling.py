@@ -1,15 +1,36 @@
-"""Request rates per caller, counted in the shared cache (Redis, or the database).
+"""Request rates per caller, counted in fixed windows (``musehub.api.counters``).
 
 DRF's throttles keep, per caller, the list of every request time inside the window and
-rewrite that list on each request: at 12,000/min one busy token costs a 100 KB cache write
-per request. These count per fixed window instead: one small integer per caller and
-window, bumped with ``cache.incr`` (atomic on Redis). The rates, scopes, cache keys and the
-429 with ``Retry-After`` are DRF's own.
+rewrite that list in the cache on each request: at 12,000/min one busy token costs a
+100 KB cache write per request. These count per fixed window instead: one small integer
+per caller, bumped and read by one atomic statement. The rates, scopes, keys and the 429
+with ``Retry-After`` are DRF's own.
+
+Each throttle also notes what it counted on the request, and ``RateLimitHeadersMiddleware``
+answers the most constraining one as ``X-RateLimit-Limit``, ``X-RateLimit-Remaining`` and
+``X-RateLimit-Reset``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rest_framework import throttling
+
+from musehub.api.counters import counters
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """One throttle's state after counting a request."""
+
+    limit: int
+    remaining: int
+    reset: int  # Unix seconds when the window ends
+
+    def tighter_than(self, other: RateLimit | None) -> bool:
+        """Fewer requests left (or as few, for longer) than ``other``."""
+        return other is None or (self.remaining, -self.reset) < (other.remaining, -other.reset)
 
 
 class WindowCountMixin:
@@ -27,17 +48,15 @@ class WindowCountMixin:
         if self.key is None:
             return True
         now = self.timer()
-        window_start = now - now % self.duration
-        key = f"{self.key}:{int(window_start)}"
-        # add() is a no-op when the window's counter exists; incr() then bumps it.
-        self.cache.add(key, 0, self.duration + 1)
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # the counter expired between add() and incr()
-            self.cache.set(key, 1, self.duration + 1)
-            count = 1
-        self.retry_after = window_start + self.duration - now
-        return count <= self.num_requests
+        window_end = (int(now) // self.duration + 1) * self.duration
+        hits, window_end = counters().hit(self.key, window_end)
+        self.retry_after = window_end - now
+        state = RateLimit(self.num_requests, max(self.num_requests - hits, 0), window_end)
+        # On the Django request, where the middleware finds it.
+        http_request = getattr(request, "_request", request)
+        if state.tighter_than(getattr(http_request, "rate_limit", None)):
+            http_request.rate_limit = state
+        return hits <= self.num_requests
 
     def wait(self) -> float:
         return max(self.retry_after, 1.0)
@@ -49,3 +68,19 @@ class AnonRateThrottle(WindowCountMixin, throttling.AnonRateThrottle):
 
 class UserRateThrottle(WindowCountMixin, throttling.UserRateThrottle):
     """Per signed-in user, all of their tokens together."""
+
+
+class RateLimitHeadersMiddleware:
+    """``X-RateLimit-*`` on every response a throttle counted: its tightest limit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        state = getattr(request, "rate_limit", None)
+        if state is not None:
+            response["X-RateLimit-Limit"] = str(state.limit)
+            response["X-RateLimit-Remaining"] = str(state.remaining)
+            response["X-RateLimit-Reset"] = str(state.reset)
+        return response

@@ -1,7 +1,7 @@
 """Where an API request's transaction begins: after authentication and throttling.
 
 ``ATOMIC_REQUESTS`` would wrap the whole view, throttle included. A refused request (a 404,
-a 422) rolls its transaction back, and with it the throttle's count in the database cache:
+a 422) rolls its transaction back, and with it a throttle count kept in the database:
 a flood of bad requests would never be throttled. So it is off, and API views run only
 their handler in a transaction. Authentication, permissions and throttling
 (``APIView.initial``) run before it, in autocommit: the throttle's write is its own.

@@ -10,7 +10,7 @@ values on each run. The rows are exactly what the same ``.values()`` query would
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -81,6 +81,11 @@ class CompiledQuery:
 
     def fetch(self, *, using: str = DEFAULT_DB_ALIAS, **params: Any) -> list[dict[str, Any]]:
         """The rows for these parameter values, as dicts keyed like ``.values()``."""
+        return list(self.iterate(using=using, **params))
+
+    def iterate(self, *, using: str = DEFAULT_DB_ALIAS, **params: Any) -> Iterator[dict[str, Any]]:
+        """``fetch``, one row at a time: a row is converted (its JSON decoded, say) only when
+        it is asked for, so a caller that stops early never builds the rest."""
         shape = {name: params[name] for name in self._shape}
         key = (using, *shape.values())
         sql, bindings, names, converters = self._compiled.get(key) or self._compile(key, using, shape)
@@ -91,17 +96,17 @@ class CompiledQuery:
         ]
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
-            rows = cursor.fetchall()
-        result = []
-        for row in rows:
-            values = list(row)
-            for position, (functions, expression) in converters.items():
-                for convert in functions:
-                    values[position] = convert(values[position], expression, connection)
-            result.append(dict(zip(names, values, strict=True)))
-        return result
+            while chunk := cursor.fetchmany(_CHUNK):
+                for row in chunk:
+                    values = list(row)
+                    for position, (functions, expression) in converters.items():
+                        for convert in functions:
+                            values[position] = convert(values[position], expression, connection)
+                    yield dict(zip(names, values, strict=True))
 
 
+#: Rows taken from the database driver at a time by ``iterate``.
+_CHUNK = 32
 _DATETIME = DateTimeField()
 
 

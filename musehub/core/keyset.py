@@ -1,8 +1,15 @@
 """Keyset (cursor) pagination, newest first, shared by every list.
 
 A page is the rows strictly after the cursor in ``ORDER BY k1 DESC, k2 DESC``; the cursor
-is the last row's keys, base64url-encoded. Unlike offsets, a page stays correct while new
-rows arrive, and a page deep in a million rows costs the same as the first.
+is the last row's keys, signed by the server (Django's signing, keyed by SECRET_KEY): a
+cursor it did not issue, or one altered, is refused before anything reaches the database.
+Unlike offsets, a page stays correct while new rows arrive, and a page deep in a million
+rows costs the same as the first.
+
+``limit`` is a maximum: a page also stops once its rows pass ``MAX_PAGE_BYTES`` as JSON (a
+session can hold 10,000 commit ids), and still gives the next cursor, so a walk sees every
+row exactly once while no response (nor the worker building it) grows past about 1 MiB
+and one row.
 """
 
 from __future__ import annotations
@@ -10,10 +17,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any, NamedTuple
 
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
@@ -22,8 +31,21 @@ from musehub.core.timestamps import format_timestamp, to_utc
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-#: Cursors we issue are about 130 characters; anything far longer is not one of ours.
+#: Cursors we issue are about 170 characters; anything far longer is not one of ours.
 MAX_CURSOR_LENGTH = 512
+#: A page stops adding rows once they pass this many bytes of JSON.
+MAX_PAGE_BYTES = 1024 * 1024
+#: About what a row's keys, punctuation and numbers add to its JSON, per column.
+_BYTES_PER_COLUMN = 32
+#: Cursors are signed with this salt: a value signed for anything else is not a cursor.
+_SALT = "musehub.keyset.cursor"
+
+
+def _signer() -> signing.Signer:
+    """Made per use, so it signs with the current ``SECRET_KEY`` (and accepts the
+    ``SECRET_KEY_FALLBACKS`` of a key rotation). ``.`` separates value and signature: a
+    ``:`` would be percent-encoded in the ``Link`` header."""
+    return signing.Signer(salt=_SALT, sep=".")
 
 
 class KeysetPage(NamedTuple):
@@ -35,27 +57,59 @@ class KeysetPage(NamedTuple):
 
 
 def encode_cursor(time_key: datetime, id_key: str) -> str:
+    """The cursor after the row with these keys: base64url JSON, then ``.`` and the
+    signature (URL-safe: ``A-Z a-z 0-9 - _ .``)."""
     raw = json.dumps([format_timestamp(time_key), id_key], separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return _signer().sign(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    """The (time, id) keys inside a cursor; a cursor that cannot be decoded is a 422."""
+    """The (time, id) keys inside a cursor we issued; any other cursor is a 422."""
     invalid = ValidationError({"cursor": ["Invalid cursor: pass back a nextCursor value unchanged."]})
     if len(cursor) > MAX_CURSOR_LENGTH:
         raise invalid
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        payload = _signer().unsign(cursor)
+        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
         time_text, id_key = json.loads(raw)
         time_key = parse_datetime(time_text)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+    except (signing.BadSignature, binascii.Error, ValueError, TypeError, UnicodeDecodeError):
         raise invalid from None
-    if time_key is None or not isinstance(id_key, str) or "\x00" in id_key:
+    # Checked even though we signed it: a cursor of an older release, or of a key that leaked.
+    if time_key is None or not isinstance(id_key, str) or not _storable(id_key):
         raise invalid
     try:
         return to_utc(time_key), id_key
     except OverflowError:  # an instant with no UTC equivalent: not one of ours
         raise invalid from None
+
+
+def _storable(text: str) -> bool:
+    """No NUL and no unpaired surrogate: text a database can compare with a column."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def approx_json_bytes(row: dict[str, Any]) -> int:
+    """About how many bytes ``row`` takes in a JSON response: its strings and lists of
+    strings measured (UTF-8, quotes and commas), the rest a constant per column. Cheap
+    enough for every row of every page (no encoding of the row itself)."""
+    size = _BYTES_PER_COLUMN * len(row)
+    for value in row.values():
+        if isinstance(value, str):
+            size += _utf8_length(value)
+        elif isinstance(value, list):
+            size += sum(_utf8_length(item) + 3 if isinstance(item, str) else 16 for item in value)
+    return size
+
+
+def _utf8_length(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def keyset_rows(
@@ -84,7 +138,7 @@ def keyset_page(
     limit: int,
     cursor: str | None = None,
     total: int | None = None,
-    fetch: Callable[[tuple[datetime, str] | None], list[dict[str, Any]]] | None = None,
+    fetch: Callable[[tuple[datetime, str] | None], Iterable[dict[str, Any]]] | None = None,
     count: Callable[[], int] | None = None,
 ) -> KeysetPage:
     """One page of ``rows`` (a ``.values()`` queryset) ordered by ``keys``, both descending.
@@ -100,15 +154,33 @@ def keyset_page(
         raise TypeError("keyset_page needs rows unless fetch, and total or count, are given")
     time_field, id_field = keys
     after = decode_cursor(cursor) if cursor else None
-    page = fetch(after) if fetch is not None else list(keyset_rows(rows, keys=keys, limit=limit, after=after))
-    next_cursor = None
-    if len(page) > limit:
-        page = page[:limit]
-        last = page[-1]
-        next_cursor = encode_cursor(last[time_field], last[id_field])
+    found = (
+        fetch(after)
+        if fetch is not None
+        else keyset_rows(rows, keys=keys, limit=limit, after=after).iterator(chunk_size=32)
+    )
+    page, more = _take(iter(found), limit)
+    next_cursor = encode_cursor(page[-1][time_field], page[-1][id_field]) if more else None
     if total is None:
         if not cursor and next_cursor is None:
             total = len(page)
         else:
             total = count() if count is not None else rows.order_by().count()
     return KeysetPage(rows=page, total=total, next_cursor=next_cursor)
+
+
+def _take(found: Iterator[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """Up to ``limit`` rows of ``found``, stopping once they pass ``MAX_PAGE_BYTES``; and
+    whether any row is left after them. Rows past the cut are never converted."""
+    try:
+        page, size = [], 0
+        for row in islice(found, limit):
+            page.append(row)
+            size += approx_json_bytes(row)
+            if size > MAX_PAGE_BYTES:
+                break
+        return page, next(found, None) is not None
+    finally:
+        close = getattr(found, "close", None)
+        if close is not None:
+            close()  # a generator holding a database cursor lets it go now

@@ -65,19 +65,61 @@ def test_check_deploy_does_warn_without_https(tmp_path):
 
 # ── refusing to start ─────────────────────────────────────────────────────────
 DEV_SECRET = {"DJANGO_DEBUG": "0"}
+#: 49 characters, all distinct enough: one short of Django's minimum.
+SHORT_SECRET = secrets.token_urlsafe(64)[:49]
+
+
+def _production_with_secret(secret: str) -> dict[str, str]:
+    return {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": secret}
+
+
+def _debug_serving(hosts: str) -> dict[str, str]:
+    return {"DJANGO_DEBUG": "1", "DJANGO_ALLOWED_HOSTS": hosts}
+
+
+REFUSED = [
+    (["check"], DEV_SECRET, "DJANGO_SECRET_KEY"),
+    (["check"], _production_with_secret(""), "DJANGO_SECRET_KEY"),
+    (["check"], _production_with_secret(" "), "DJANGO_SECRET_KEY"),
+    (["check"], _production_with_secret(SHORT_SECRET), "DJANGO_SECRET_KEY"),
+    (["check"], _production_with_secret("abcd" * 20), "DJANGO_SECRET_KEY"),  # 80 characters, 4 distinct
+    (["check"], _production_with_secret("django-insecure-" + "x1y2z3" * 10), "DJANGO_SECRET_KEY"),
+    (["check"], _debug_serving("hub.example.com"), "hub.example.com"),
+    (["check"], {"DJANGO_ALLOWED_HOSTS": "localhost,hub.example.com"}, "hub.example.com"),  # DEBUG on by default
+    (["check"], _debug_serving("*"), "*"),
+    (["check"], _debug_serving("0.0.0.0"), "0.0.0.0"),
+    (["check"], {"DJANGO_DEBUG": "perhaps"}, "DJANGO_DEBUG"),
+    (["check"], {**PRODUCTION, "DJANGO_HTTPS": "sometimes"}, "DJANGO_HTTPS"),
+    (["check"], {"DATABASE_STATEMENT_TIMEOUT": "soon"}, "DATABASE_STATEMENT_TIMEOUT"),
+    (["migrate", "--noinput"], DEV_SECRET, "DJANGO_SECRET_KEY"),
+    (["migrate", "--noinput"], _debug_serving("hub.example.com"), "DJANGO_ALLOWED_HOSTS"),
+    (["runserver", "--noreload", "127.0.0.1:0"], DEV_SECRET, "DJANGO_SECRET_KEY"),
+    (["runserver", "--noreload", "127.0.0.1:0"], _debug_serving("hub.example.com"), "DJANGO_DEBUG"),
+]
 
 
 @pytest.mark.parametrize(
     ("command", "env", "needle"),
-    [
-        (["check"], DEV_SECRET, "DJANGO_SECRET_KEY"),
-        (["check"], {"DJANGO_DEBUG": "0", "DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY"),
-        (["check"], {"DJANGO_DEBUG": "perhaps"}, "DJANGO_DEBUG"),
-        (["check"], {**PRODUCTION, "DJANGO_HTTPS": "sometimes"}, "DJANGO_HTTPS"),
-        (["migrate", "--noinput"], DEV_SECRET, "DJANGO_SECRET_KEY"),
-        (["runserver", "--noreload", "127.0.0.1:0"], DEV_SECRET, "DJANGO_SECRET_KEY"),
+    REFUSED,
+    ids=[
+        "check-dev-secret",
+        "check-empty-secret",
+        "check-blank-secret",
+        "check-49-character-secret",
+        "check-4-distinct-characters-secret",
+        "check-insecure-prefix-secret",
+        "check-debug-on-public-host",
+        "check-debug-by-default-on-public-host",
+        "check-debug-on-any-host",
+        "check-debug-on-all-interfaces",
+        "check-bad-debug",
+        "check-bad-https",
+        "check-bad-statement-timeout",
+        "migrate",
+        "migrate-debug-on-public-host",
+        "runserver",
+        "runserver-debug-on-public-host",
     ],
-    ids=["check-dev-secret", "check-empty-secret", "check-bad-debug", "check-bad-https", "migrate", "runserver"],
 )
 def test_refuses_to_start_misconfigured(tmp_path, command, env, needle):
     result = manage(*command, env=env, tmp_path=tmp_path, timeout=30)
@@ -90,11 +132,28 @@ def test_refuses_to_start_misconfigured(tmp_path, command, env, needle):
     assert not (tmp_path / "prod.sqlite3").exists()  # refused before touching anything
 
 
-def test_gunicorn_refuses_to_start_with_the_development_secret(tmp_path):
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},  # development: DEBUG on, the development key, loopback hosts
+        _debug_serving("localhost,127.0.0.1,[::1]"),
+        _debug_serving("LocalHost"),  # host names are case-insensitive
+        _production_with_secret("abcde" * 10),  # exactly 50 characters, 5 distinct: Django's minimum
+        {**_production_with_secret(REAL_SECRET), "DJANGO_ALLOWED_HOSTS": "hub.example.com"},
+    ],
+    ids=["development", "debug-on-loopback", "debug-on-localhost-any-case", "minimal-secret", "production-host"],
+)
+def test_starts_when_configured_safely(tmp_path, env):
+    result = manage("check", env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def _gunicorn(env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "GUNICORN_"))}
-    clean.update({"DJANGO_DEBUG": "0", "DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite3'}"})
+    clean.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'g.sqlite3'}", **env})
     gunicorn = Path(sys.executable).with_name("gunicorn")
-    result = subprocess.run(
+    return subprocess.run(
         [str(gunicorn), "-c", "gunicorn.conf.py", "--bind", "127.0.0.1:0"],
         cwd=ROOT,
         env=clean,
@@ -102,17 +161,27 @@ def test_gunicorn_refuses_to_start_with_the_development_secret(tmp_path):
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        (DEV_SECRET, "DJANGO_SECRET_KEY"),
+        (_production_with_secret(SHORT_SECRET), "DJANGO_SECRET_KEY"),
+        (_debug_serving("hub.example.com"), "DJANGO_ALLOWED_HOSTS"),
+    ],
+    ids=["development-secret", "short-secret", "debug-on-public-host"],
+)
+def test_gunicorn_refuses_to_start_misconfigured(tmp_path, env, needle):
+    result = _gunicorn(env, tmp_path)
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1, result.stderr
-    assert "DJANGO_SECRET_KEY" in errors[0]
+    assert errors[0].startswith("Error: refusing to start:")
+    assert needle in errors[0]
     assert "Booting worker" not in result.stderr
-
-
-def test_the_development_secret_is_fine_in_development(tmp_path):
-    result = manage("check", env={}, tmp_path=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "g.sqlite3").exists()
 
 
 # ── security headers and HTTPS behaviour, as configured by the environment ───

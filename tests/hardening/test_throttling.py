@@ -1,18 +1,22 @@
-"""Abuse: DRF throttling for anonymous and signed-in callers, state shared through the cache.
+"""Abuse: DRF throttling for anonymous and signed-in callers, counted in a shared store.
 
 The rates come from settings (``DJANGO_THROTTLE_ANON`` / ``DJANGO_THROTTLE_USER``); these
 tests lower them to a handful per minute. Across real gunicorn worker processes the same
-is shown in ``tests/faults/test_gunicorn_faults.py``.
+is shown in ``tests/hardening/test_throttle_workers.py`` (exact counts) and
+``tests/faults/test_gunicorn_http.py``.
 """
 
 from __future__ import annotations
 
+import time
+
 import pytest
-from django.core.cache import caches
 from django.db import connection
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from musehub.api import counters as counters_module
+from musehub.api.counters import RedisCounters, SQLiteCounters, counters
 from tests.factories import UserFactory, auth_header, make_token
 
 pytestmark = pytest.mark.django_db
@@ -22,16 +26,6 @@ pytestmark = pytest.mark.django_db
 def low_rates(monkeypatch):
     # DRF binds the rates to the throttle class when it is imported: patch them there.
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "5/min"})
-
-
-@pytest.fixture
-def database_cache(settings):
-    """The production default without REDIS_URL: the cache table made by ``migrate``."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "musehub_cache"}
-    }
-    caches["default"].clear()
-    return caches["default"]
 
 
 def _assert_throttled(response):
@@ -105,53 +99,7 @@ def test_behind_a_proxy_the_forwarded_address_counts(low_rates, settings, repo):
     assert two.get(url).status_code == 200
 
 
-def test_throttle_state_lives_in_the_shared_database_cache(low_rates, database_cache, repo, user):
-    """Two clients, and a fresh cache connection between them: the counts are in the DB.
-
-    That is what makes the limit hold across gunicorn workers (and machines) without Redis.
-    """
-    url = f"/api/repos/{repo.pk}/sessions"
-    headers = auth_header(make_token(user))
-    first, second = APIClient(), APIClient()
-    for _ in range(3):
-        assert first.get(url, headers=headers).status_code == 200
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT cache_key FROM musehub_cache")
-        keys = [row[0] for row in cursor.fetchall()]
-    assert any(f"throttle_user_{user.pk}" in key for key in keys), keys
-    # Drop this process's cache objects: a new worker would start with none.
-    caches["default"].close()
-    del caches["default"]
-    for _ in range(2):
-        assert second.get(url, headers=headers).status_code == 200
-    _assert_throttled(second.get(url, headers=headers))
-    _assert_throttled(first.get(url, headers=headers))
-
-
-def test_refused_requests_count_against_the_limit(low_rates, database_cache, client, repo):
-    """A flood of 404s and 422s is throttled too: a refused request rolls back its own
-    transaction, and the throttle's count must not go with it."""
-    missing = f"/api/repos/{repo.pk}/sessions/{'0' * 64}"
-    assert client.get(missing).status_code == 404
-    assert client.get(f"/api/repos/{repo.pk}/sessions?limit=0").status_code == 422
-    assert client.get(missing).status_code == 404
-    _assert_throttled(client.get(f"/api/repos/{repo.pk}/sessions"))
-
-
-def test_a_caller_costs_one_counter_per_window(low_rates, database_cache, client, repo, user):
-    """The stored state is a count, not a list of every request time."""
-    headers = auth_header(make_token(user))
-    for _ in range(4):
-        assert client.get(f"/api/repos/{repo.pk}/sessions", headers=headers).status_code == 200
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT cache_key FROM musehub_cache")
-        keys = [row[0] for row in cursor.fetchall() if f"throttle_user_{user.pk}:" in row[0]]
-    assert len(keys) == 1, keys
-    assert database_cache.get(keys[0].split(":", 2)[-1]) == 4
-
-
-def test_throttle_counts_in_redis_when_redis_url_is_set(low_rates, settings, repo):
-    """With ``REDIS_URL`` the counters live in Redis (``INCR``: atomic across workers)."""
+def _redis_url() -> str:
     import redis
 
     url = "redis://127.0.0.1:6379/15"
@@ -159,16 +107,197 @@ def test_throttle_counts_in_redis_when_redis_url_is_set(low_rates, settings, rep
         redis.Redis.from_url(url, socket_connect_timeout=1).ping()
     except redis.ConnectionError:
         pytest.skip("needs a Redis server on 127.0.0.1:6379 (apt-get install redis-server)")
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}}
-    caches["default"].clear()
-    first, second = APIClient(), APIClient()  # two clients, one address: one budget
-    url_path = f"/api/repos/{repo.pk}/sessions"
-    for client in (first, second, first):
-        assert client.get(url_path).status_code == 200
-    _assert_throttled(second.get(url_path))
-    keys = redis.Redis.from_url(url).keys("*throttle_anon_*")
-    assert len(keys) == 1, keys
-    caches["default"].clear()
+    return url
+
+
+@pytest.fixture(params=["database", "sqlite_file", "redis"])
+def store(request, settings, tmp_path):
+    """Each store the service may count in: the database's table (UNLOGGED on PostgreSQL),
+    a SQLite file of its own (the default on SQLite), Redis (with ``REDIS_URL``)."""
+    location = {
+        "database": lambda: "default",
+        "sqlite_file": lambda: str(tmp_path / "throttle.sqlite3"),
+        "redis": _redis_url,
+    }[request.param]()
+    backend = {"database": "DatabaseCounters", "sqlite_file": "SQLiteCounters", "redis": "RedisCounters"}
+    settings.THROTTLE_COUNTERS = {"BACKEND": f"musehub.api.counters.{backend[request.param]}", "LOCATION": location}
+    store = counters()
+    store.clear()
+    yield store
+    store.clear()
+
+
+def _stored_counts(store) -> dict[str, int]:
+    """caller key -> hits, read from the store itself (not through the throttle)."""
+    if isinstance(store, RedisCounters):
+        client = store._redis()
+        windows = sorted(
+            (int(window), caller, int(client.get(key)))
+            for key in client.scan_iter("musehub:throttle:*")
+            for caller, window in [key.decode().removeprefix("musehub:throttle:").rsplit(":", 1)]
+        )
+        return {caller: hits for _, caller, hits in windows}  # each caller's latest window
+    if isinstance(store, SQLiteCounters):
+        return dict(store._connection().execute("SELECT caller, hits FROM musehub_throttle").fetchall())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT caller, hits FROM musehub_throttle")
+        return dict(cursor.fetchall())
+
+
+def test_throttle_state_lives_in_the_shared_store(low_rates, store, repo, user):
+    """Two clients, and the process's store object dropped between them, as a new worker
+    would start: the counts are kept outside the process."""
+    url = f"/api/repos/{repo.pk}/sessions"
+    headers = auth_header(make_token(user))
+    first, second = APIClient(), APIClient()
+    for _ in range(3):
+        assert first.get(url, headers=headers).status_code == 200
+    assert _stored_counts(store) == {f"throttle_user_{user.pk}": 3}
+    counters_module._counters = None  # a new worker starts with no store object
+    assert counters() is not store
+    for _ in range(2):
+        assert second.get(url, headers=headers).status_code == 200
+    _assert_throttled(second.get(url, headers=headers))
+    _assert_throttled(first.get(url, headers=headers))
+
+
+def test_refused_requests_count_against_the_limit(low_rates, store, client, repo, user):
+    """A flood of 404s and 422s is throttled too: a refused request rolls back its own
+    transaction, and the throttle's count must not go with it."""
+    missing = f"/api/repos/{repo.pk}/sessions/{'0' * 64}"
+    assert client.get(missing).status_code == 404
+    assert client.get(f"/api/repos/{repo.pk}/sessions?limit=0").status_code == 422
+    assert client.get(missing).status_code == 404
+    _assert_throttled(client.get(f"/api/repos/{repo.pk}/sessions"))
+    # A write refused inside its transaction (422) counts as well.
+    headers = auth_header(make_token(user))
+    url = f"/api/repos/{repo.pk}/sessions"
+    for _ in range(5):
+        assert client.post(url, {"intent": 5}, format="json", headers=headers).status_code == 422
+    _assert_throttled(client.post(url, {}, format="json", headers=headers))
+
+
+def test_a_caller_costs_one_counter_per_window(low_rates, store, client, repo, user):
+    """The stored state is a count, not a list of every request time."""
+    headers = auth_header(make_token(user))
+    for _ in range(4):
+        assert client.get(f"/api/repos/{repo.pk}/sessions", headers=headers).status_code == 200
+    assert _stored_counts(store) == {f"throttle_user_{user.pk}": 4}
+
+
+def test_a_new_window_starts_the_count_over(low_rates, store, monkeypatch, client, repo):
+    url = f"/api/repos/{repo.pk}/sessions"
+    now = [1_800_000_000.0]  # a window (minute) boundary
+    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: now[0])
+    for _ in range(3):
+        assert client.get(url).status_code == 200
+    _assert_throttled(client.get(url))
+    now[0] += 60
+    assert client.get(url).status_code == 200
+    assert _stored_counts(store)["throttle_anon_127.0.0.1"] == 1
+
+
+@pytest.mark.parametrize("backend", ["DatabaseCounters", "SQLiteCounters"])
+def test_counters_of_ended_windows_are_deleted(backend, settings, tmp_path):
+    """Storage stays bounded: each worker deletes, now and then, the rows of windows that
+    ended (with a grace for lagging clocks)."""
+    location = "default" if backend == "DatabaseCounters" else str(tmp_path / "throttle.sqlite3")
+    settings.THROTTLE_COUNTERS = {"BACKEND": f"musehub.api.counters.{backend}", "LOCATION": location}
+    store = counters()
+    now = int(time.time())
+    store.hit("long-gone", now - 3600)
+    store.hit("just-ended", now - 1)
+    store.hit("current", now + 30)
+    store._next_prune = 0.0  # the interval has passed
+    store.hit("current", now + 30)
+    assert _stored_counts(store) == {"just-ended": 1, "current": 2}
+
+
+def test_hits_are_counted_exactly_under_concurrency(tmp_path):
+    """Many threads (each with its own connection) hitting one counter lose no count."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    store = SQLiteCounters(str(tmp_path / "throttle.sqlite3"))
+    window_end = int(time.time()) + 3600
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = sorted(pool.map(lambda _: store.hit("caller", window_end)[0], range(200)))
+    assert counts == list(range(1, 201))
+
+
+def _rate_headers(response) -> tuple[int, int, int]:
+    return (
+        int(response["X-RateLimit-Limit"]),
+        int(response["X-RateLimit-Remaining"]),
+        int(response["X-RateLimit-Reset"]),
+    )
+
+
+def test_rate_limit_headers_count_down_and_reset(low_rates, monkeypatch, client, repo, auth_headers):
+    """A signed-in caller sees its own (tighter: 5/min) budget count down to 0, a 429 with
+    the same reset, and a fresh budget in the next window."""
+    now = [1_800_000_030.5]  # 29.5 s before the minute ends
+    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: now[0])
+    url = f"/api/repos/{repo.pk}/sessions"
+    seen = []
+    for _ in range(5):
+        response = client.get(url, headers=auth_headers)
+        assert response.status_code == 200
+        seen.append(_rate_headers(response))
+    assert seen == [(5, left, 1_800_000_060) for left in (4, 3, 2, 1, 0)]
+    refused = client.get(url, headers=auth_headers)
+    _assert_throttled(refused)
+    assert _rate_headers(refused) == (5, 0, 1_800_000_060)
+    assert int(refused["Retry-After"]) == 30
+    now[0] += 30  # the next window
+    response = client.get(url, headers=auth_headers)
+    assert response.status_code == 200
+    assert _rate_headers(response) == (5, 4, 1_800_000_120)
+
+
+def test_rate_limit_headers_show_the_tightest_limit(low_rates, settings, client, repo):
+    """An anonymous caller is counted by two throttles (anon 3/min, user 5/min, both per
+    address): the headers are the anonymous one's, which runs out first."""
+    response = client.get(f"/api/repos/{repo.pk}/sessions")
+    assert response.status_code == 200
+    limit, remaining, reset = _rate_headers(response)
+    assert (limit, remaining) == (3, 2)
+    assert 0 < reset - time.time() <= 60
+    # Errors the throttles counted carry them too.
+    missing = client.get(f"/api/repos/{repo.pk}/sessions/{'0' * 64}")
+    assert missing.status_code == 404
+    assert _rate_headers(missing)[:2] == (3, 1)
+
+
+def test_unthrottled_responses_have_no_rate_limit_headers(client):
+    assert "X-RateLimit-Limit" not in client.get("/healthz")
+
+
+def test_a_flood_of_bad_tokens_from_one_address_is_throttled(low_rates, client, repo, user):
+    """Each refused token counts against the address's anonymous budget: after 3 (the
+    anonymous rate) the address gets 429, bad token or none, while a valid token still works."""
+    url = f"/api/repos/{repo.pk}/sessions"
+    guesses = [{"Authorization": f"Bearer {n:064x}"} for n in range(3)]
+    for n, headers in enumerate(guesses):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 401
+        assert "WWW-Authenticate" in response
+        assert _rate_headers(response)[:2] == (3, 2 - n)
+    _assert_throttled(client.get(url, headers={"Authorization": f"Bearer {'f' * 64}"}))
+    _assert_throttled(client.get(url, headers={"Authorization": "Bearer not-even-hex"}))
+    _assert_throttled(client.get(url))
+    # The flood costs the address, not the account it may be aiming at.
+    assert client.get(url, headers=auth_header(make_token(user))).status_code == 200
+
+
+def test_a_revoked_token_counts_against_the_address(low_rates, client, repo, user):
+    from knox.models import AuthToken
+
+    token = make_token(user)
+    AuthToken.objects.filter(user=user).delete()
+    url = f"/api/repos/{repo.pk}/sessions"
+    for _ in range(3):
+        assert client.post(url, {}, format="json", headers=auth_header(token)).status_code == 401
+    _assert_throttled(client.post(url, {}, format="json", headers=auth_header(token)))
 
 
 def test_default_rates_come_from_settings():

@@ -194,3 +194,13 @@ def test_an_accept_header_for_the_file_type_is_fine(client, auth_headers, repo, 
     response = client.get(export_url(repo), {"format": "csv"}, headers={**auth_headers, "Accept": "text/csv"})
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
+
+
+@pytest.mark.parametrize(
+    ("params", "accept"),
+    [({"format": "csv"}, "text/html"), ({"format": "csv"}, "application/json"), ({}, "text/csv")],
+)
+def test_an_accept_that_excludes_the_answer_is_406(client, auth_headers, repo, params, accept):
+    response = client.get(export_url(repo), params, headers={**auth_headers, "Accept": accept})
+    assert response.status_code == 406
+    assert response["Content-Type"] == "application/json"

@@ -244,6 +244,14 @@ class TestFilters:
         assert ids(resp) == [mixed[i] for i in expected]
         assert resp.json()["total"] == len(expected)
 
+    @pytest.mark.parametrize(("active", "expected"), [("false", 3), ("true", 2)])
+    def test_total_of_a_partial_active_page_counts_every_match(self, client, repo, mixed, active, expected):
+        # A page short of the total: the total is counted (ended ones as the kept count
+        # less the active ones), not taken from the page.
+        resp = client.get(list_url(repo, active=active, limit=1))
+        assert len(resp.json()["sessions"]) == 1
+        assert resp.json()["total"] == expected
+
     def test_filtered_total_counts_beyond_the_page(self, client, repo, mixed):
         resp = client.get(list_url(repo, participant="bob", limit=1))
         assert len(resp.json()["sessions"]) == 1

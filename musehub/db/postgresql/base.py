@@ -15,6 +15,15 @@ of psycopg's loader (to pin their time zone), and a subclass runs psycopg's pure
 parser, not the C one of ``psycopg[binary]``: ~130 parses of a 50-session page cost more
 than rendering it. The loader here is Django's, time zone and all, but hands the parsing
 to the C loader when there is one.
+
+**A server that does not answer cannot hold a worker.** ``statement_timeout`` (set from
+``DATABASE_STATEMENT_TIMEOUT`` in the settings) is enforced by the server: a server that is
+frozen (SIGSTOPped, swapping to death, behind a stalled network) enforces nothing, and TCP
+cannot tell either, since the kernel still acknowledges what is sent to a stopped process
+(measured: libpq keepalives and ``tcp_user_timeout`` of 1 s still hung after 8 s). So each
+wait for the server is also bounded here, by ``OPTIONS["answer_timeout"]`` seconds: past it
+the connection is closed (its state is unknown) and the query fails with an
+``OperationalError``, which the API answers with 503 like any unreachable database.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from functools import cache
 import psycopg
 from django.db.backends.postgresql import base
 from django.db.backends.postgresql.psycopg_any import BaseTzLoader, get_adapters_template
+from psycopg import errors
 from psycopg.adapt import AdaptersMap
 from psycopg.pq import Format
 
@@ -53,12 +63,40 @@ def _adapters(use_tz: bool, timezone) -> AdaptersMap:
     return adapters
 
 
+class BoundedConnection(psycopg.Connection):
+    """psycopg's connection, giving up on a server that has not answered within ``answer_timeout``."""
+
+    answer_timeout: float | None = None
+
+    def wait(self, gen, *args, timeout=None, **kwargs):
+        if timeout is None:
+            timeout = self.answer_timeout
+        try:
+            return super().wait(gen, *args, timeout=timeout, **kwargs)
+        except errors._WaitTimeout:
+            # Mid-query with no answer: nothing can be sent on this connection any more
+            # (a cancel request would wait for the same frozen server). Drop it; Django
+            # opens a new one (bounded by connect_timeout) on the next request.
+            self.pgconn.finish()
+            raise errors.OperationalError(f"the database did not answer within {timeout:g} s") from None
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self):
         params = super().get_connection_params()
         if "context" in params:
             params["context"] = _adapters(*_template_key(self))
+        # Ours, not libpq's: it would refuse an unknown connection option.
+        params.pop("answer_timeout", None)
         return params
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        # Django builds the connection with psycopg.connect() and has no hook for its
+        # class; BoundedConnection only overrides a method, so it can take over this one.
+        connection.__class__ = BoundedConnection
+        connection.answer_timeout = self.settings_dict["OPTIONS"].get("answer_timeout") or None
+        return connection
 
     def is_usable(self) -> bool:
         connection = self.connection

@@ -1,0 +1,98 @@
+"""The default throttle counts exactly across real gunicorn worker processes.
+
+Without ``REDIS_URL`` the counters are an ``UNLOGGED`` table on PostgreSQL and a SQLite file
+of their own on SQLite (``musehub.api.counters``). Many concurrent requests against a
+limit of K, spread over two workers: exactly K are let through, each saw a different
+``X-RateLimit-Remaining``, and both workers took part.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote
+
+import pytest
+from django.db import connection
+
+from musehub.api.counters import DatabaseCounters
+from tests.live_gunicorn import ROOT, Gunicorn
+
+pytestmark = pytest.mark.slow
+
+LIMIT = 25
+REQUESTS = 80
+
+
+def _env(database_url: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "throttle-workers-test-secret-" + "x" * 40,
+        "DJANGO_THROTTLE_ANON": f"{LIMIT}/hour",
+        "GUNICORN_LOGLEVEL": "warning",
+        "DJANGO_LOG_LEVEL": "INFO",
+    }
+    env.pop("REDIS_URL", None)
+    return env
+
+
+def _flood(server: Gunicorn) -> None:
+    # Not across an hour's boundary: the count would start over halfway.
+    if 3600 - time.time() % 3600 < 30:
+        time.sleep(3600 - time.time() % 3600 + 1)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        replies = list(pool.map(lambda _: server.request("GET", "/api/repos"), range(REQUESTS)))
+    passed = [r for r in replies if r.status == 200]
+    assert sorted(r.status for r in replies) == [200] * LIMIT + [429] * (REQUESTS - LIMIT)
+    assert sorted(int(r.headers["X-RateLimit-Remaining"]) for r in passed) == list(range(LIMIT))
+    assert all(int(r.headers["Retry-After"]) > 0 for r in replies if r.status == 429)
+    pids = {
+        json.loads(line)["pid"]
+        for line in server.log().splitlines()
+        if line.startswith("{") and '"musehub.access"' in line and '"/api/repos"' in line
+    }
+    assert len(pids) == 2, "both workers served the flood"
+
+
+def test_sqlite_default_counts_exactly_across_workers(tmp_path):
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=_env(database_url),
+        check=True,
+    )
+    server = Gunicorn(_env(database_url))
+    try:
+        server.start()
+        _flood(server)
+    finally:
+        server.stop()
+    assert (tmp_path / "db.sqlite3-throttle").exists(), "counted in a file of their own"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_postgresql_default_counts_exactly_across_workers():
+    db = connection.settings_dict
+    credentials = quote(db["USER"] or "postgres") + (":" + quote(db["PASSWORD"]) if db["PASSWORD"] else "")
+    database_url = f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    DatabaseCounters("default").clear()
+    server = Gunicorn(_env(database_url))
+    try:
+        server.start()
+        _flood(server)
+    finally:
+        server.stop()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = 'musehub_throttle'")
+        assert cursor.fetchone() == ("u",), "the counters' table is UNLOGGED"
+        cursor.execute("SELECT caller, hits FROM musehub_throttle WHERE caller LIKE 'throttle_anon_%'")
+        assert cursor.fetchall() == [("throttle_anon_127.0.0.1", REQUESTS)]
+    DatabaseCounters("default").clear()
