@@ -1,6 +1,7 @@
 """Sessions as files: CSV and iCalendar (``GET /repos/{repoId}/sessions/export``).
 
-Each format turns chunks of session rows (``sessions_app.selectors.session_chunks``) into
+Each format turns chunks of session rows (``sessions_app.selectors.session_chunks``, with
+``COLUMNS``) into
 chunks of bytes, one per chunk of rows, so an export of a million sessions holds one chunk
 in memory at a time. The formats' own rules (CSV quoting; RFC 5545 escaping, line folding
 at 75 octets and CRLF) are left to Python's ``csv`` module and the ``icalendar`` library.
@@ -16,9 +17,11 @@ from typing import Any
 from icalendar import Calendar, Event
 
 from musehub.core.timestamps import format_timestamp, to_utc
-from sessions_app.render import AUTHOR
+from sessions_app.render import AUTHOR, ROW_FIELDS
 
 Row = Mapping[str, Any]
+#: What an export reads of each session: a row without the commit ids, with their count.
+COLUMNS = (*(column for column in ROW_FIELDS if column != "commits"), "commit_count")
 
 CSV_COLUMNS = (
     "sessionId",
@@ -63,7 +66,7 @@ def _csv_row(row: Row) -> list[Any]:
         row["intent"],
         row["location"],
         row["notes"],
-        len(row["commits"]),
+        row["commit_count"],
     ]
 
 

@@ -116,17 +116,27 @@ EXPORT_CHUNK = 1000
 
 
 def session_chunks(
-    *, repo_id: str, filters: Mapping[str, Any] | None = None, chunk_size: int | None = None
+    *,
+    repo_id: str,
+    filters: Mapping[str, Any] | None = None,
+    chunk_size: int | None = None,
+    columns: tuple[str, ...] = ROW_FIELDS,
 ) -> Iterator[list[dict[str, Any]]]:
     """Every session of the repo matching ``filters`` (as ``session_list`` takes them),
     newest first, ``chunk_size`` rows (default ``EXPORT_CHUNK``) per query.
+
+    ``columns`` are those of a session row (``ROW_FIELDS``) or ``commit_count``: an export
+    that shows how many commits a session has need not read and decode each id.
 
     Each chunk is a keyset page of its own statement, so no transaction or server-side
     cursor stays open between chunks (an export streams for as long as its client reads);
     a session is yielded at most once even while others are created or deleted meanwhile.
     """
     size = chunk_size or EXPORT_CHUNK
-    rows = filter_sessions(Session.objects.filter(repo_id=repo_id), dict(filters or {})).values(*ROW_FIELDS)
+    rows = filter_sessions(Session.objects.filter(repo_id=repo_id), dict(filters or {}))
+    if "commit_count" in columns:
+        rows = rows.annotate(commit_count=JsonArrayLength("commits"))
+    rows = rows.values(*columns)
     after = None
     while True:
         # keyset_rows reads one row more than asked: whether another chunk follows.

@@ -257,7 +257,9 @@ class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, v
         if chosen is None:
             raise ValidationError({"format": [f"Must be one of: {', '.join(EXPORT_FORMATS)}."]})
         content_type, extension, write = chosen
-        chunks = selectors.session_chunks(repo_id=repo_id, filters=clean_filters(request.query_params))
+        chunks = selectors.session_chunks(
+            repo_id=repo_id, filters=clean_filters(request.query_params), columns=export.COLUMNS
+        )
         response = StreamingHttpResponse(write(chunks), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{repo["slug"]}-sessions.{extension}"'
         return response
