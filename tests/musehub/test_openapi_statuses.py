@@ -54,7 +54,10 @@ def statuses_that_apply(path: str, method: str, operation: dict) -> set[int]:
     if "{" in path:
         expected.add(404)  # an id that names nothing (or a private repo the caller may not see)
     needs_token = {} not in operation["security"]
-    if "{repoId}" in path and (method != "get" or needs_token):
+    # GET .../sessions/current needs a token to know whose session, not for a role: a
+    # caller who can see the repo may read it (and has none: 404).
+    role_read = needs_token and not path.endswith("/sessions/current")
+    if "{repoId}" in path and (method != "get" or role_read):
         expected.add(403)  # signed in, but without the role this needs on a repo it can see
     if "201" in operation["responses"] or (path == "/api/repos/{repoId}" and method == "patch"):
         expected.add(409)  # a slug taken, a retried create that differs
