@@ -104,14 +104,25 @@ def test_session_writes_document_412_and_reads_do_not(schema):
 
 # ── what the API really answers ──────────────────────────────────────────────
 @pytest.fixture
-def world(db):
+def world(db, settings):
+    from events_app.services import hook_create, hook_ping
+
     owner = UserFactory(username="schemaowner")
     UserFactory(username="friend")
     repo = make_repo(owner=owner, visibility="public")
     session = make_session(repo)
+    settings.MUSEHUB_WEBHOOK_ALLOW_PRIVATE = True  # a receiver on loopback: nothing is sent here
+    hook = hook_create(repo_id=repo.pk, url="http://127.0.0.1:9/hook", secret="s" * 20)
+    delivery = hook_ping(hook=hook)
     return {
         "headers": auth_header(make_token(owner)),
-        "values": {"repoId": repo.pk, "sessionId": session.pk, "username": "friend"},
+        "values": {
+            "repoId": repo.pk,
+            "sessionId": session.pk,
+            "username": "friend",
+            "hookId": str(hook.pk),
+            "deliveryId": str(delivery.pk),
+        },
     }
 
 
