@@ -30,6 +30,7 @@ from musehub.api.schema import (
     LIST_PARAMETERS,
     NOT_MODIFIED,
 )
+from musehub.api.streaming import with_heartbeat
 from musehub.api.transactions import AtomicHandlerMixin
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
 from sessions_app import export, selectors, services
@@ -264,7 +265,7 @@ class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, v
         chunks = selectors.session_chunks(
             repo_id=repo_id, filters=clean_filters(request.query_params), columns=export.COLUMNS
         )
-        response = StreamingHttpResponse(write(chunks), content_type=content_type)
+        response = StreamingHttpResponse(with_heartbeat(write(chunks)), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{repo["slug"]}-sessions.{extension}"'
         return response
 

@@ -9,6 +9,7 @@ import pytest
 
 from sessions_app.models import Session
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
+from tests.perf.test_query_budgets import GET_BUDGET, STOP_BUDGET, max_queries
 
 pytestmark = pytest.mark.django_db
 
@@ -134,3 +135,15 @@ def test_current_is_not_taken_for_a_session_id(client, auth_headers, repo):
     assert client.patch(current_url(repo), {"notes": "x"}, headers=auth_headers).status_code == 405
     assert client.delete(current_url(repo), headers=auth_headers).status_code == 405
     assert client.get(current_url(repo, "stop"), headers=auth_headers).status_code == 405
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_current_costs_the_same_queries_however_many_sessions(client, user, auth_headers, repo, count):
+    for n in range(count):
+        make_session(repo, started_at=T0 + timedelta(minutes=n), ended_at=None if n % 4 else T0 + timedelta(hours=1))
+    # Token, repo and role, the newest active row.
+    with max_queries(GET_BUDGET):
+        assert client.get(current_url(repo), headers=auth_headers).status_code == 200
+    # ... and for the stop: the current row, the conditional UPDATE, the row as it is now.
+    with max_queries(STOP_BUDGET + 1):
+        assert client.post(current_url(repo, "stop"), {}, headers=auth_headers).status_code == 200

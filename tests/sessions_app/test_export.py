@@ -14,6 +14,7 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from icalendar import Calendar
 
+from musehub.api import streaming
 from sessions_app import selectors
 from tests.factories import UserFactory, auth_header, make_session, make_token, share
 
@@ -204,3 +205,20 @@ def test_an_accept_that_excludes_the_answer_is_406(client, auth_headers, repo, p
     response = client.get(export_url(repo), params, headers={**auth_headers, "Accept": accept})
     assert response.status_code == 406
     assert response["Content-Type"] == "application/json"
+
+
+def test_the_stream_beats_the_worker_heartbeat_once_per_chunk(client, auth_headers, repo, monkeypatch):
+    """gunicorn kills a sync worker silent for its timeout: a long export tells it, after
+    each chunk written, that it is alive (musehub.api.streaming)."""
+    for n in range(5):
+        make_session(repo, started_at=T0 + timedelta(minutes=n))
+    monkeypatch.setattr(selectors, "EXPORT_CHUNK", 2)
+    beats = []
+    monkeypatch.setattr(streaming, "_heartbeat", lambda: beats.append(len(beats)))
+
+    response = client.get(export_url(repo), {"format": "csv"}, headers=auth_headers)
+    assert beats == []  # nothing is read or written before the stream is consumed
+    chunks = list(response.streaming_content)
+
+    assert len(chunks) == 3  # 2 + 2 + 1 sessions
+    assert len(beats) == len(chunks)
