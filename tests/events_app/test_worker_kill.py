@@ -24,7 +24,11 @@ def test_a_worker_killed_mid_delivery_is_retried_and_it_arrives(client, repo, au
     first.start()
     try:
         record(quiet_session(repo))
-        wait_for(lambda: receiver.at("/killed"), timeout=10, what="the first attempt")
+        try:
+            wait_for(lambda: receiver.at("/killed"), timeout=30, what="the first attempt")
+        except AssertionError:
+            print(first.log()[-4000:])
+            raise
         first.kill()
         killed_at = time.monotonic()
     finally:
