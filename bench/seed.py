@@ -46,6 +46,9 @@ def setup_django(url: str) -> None:
     ensure_database(url)
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
+    # Seeding COPYs a million rows and rebuilds indexes: statements far longer than a
+    # request may run (DATABASE_STATEMENT_TIMEOUT, 15 s by default).
+    os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", "0")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     import django

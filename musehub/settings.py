@@ -277,6 +277,11 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
+# Seconds a worker keeps accepting a token it has checked, without asking the database
+# (musehub/api/authentication.py): a revoked token is refused within this long. 0: ask
+# the database on every request.
+TOKEN_CACHE_SECONDS = float(os.environ.get("DJANGO_TOKEN_CACHE_SECONDS") or "5")
+
 REST_KNOX = {
     # Tokens are long-lived API keys: they last until revoked.
     "TOKEN_TTL": None,

@@ -25,6 +25,16 @@ def _isolated_throttle_counters(settings, throttle_file):
     counters().clear()
 
 
+@pytest.fixture(autouse=True)
+def _no_token_cache(settings):
+    """Tests see each token checked against the database, as with ``TOKEN_CACHE_SECONDS=0``
+    (a revocation takes effect at once); the cache has tests of its own."""
+    from musehub.api import authentication
+
+    settings.TOKEN_CACHE_SECONDS = 0
+    authentication._accepted.clear()
+
+
 @pytest.fixture
 def client() -> APIClient:
     """An API client that sends JSON by default."""

@@ -7,7 +7,8 @@
   ``X-Forwarded-For`` made up by the client changes nothing; straight at gunicorn, the same
   made-up header dodges the limit (why ``DJANGO_NUM_PROXIES`` must match the proxies).
 - The refusals nginx makes itself (a body over 1 MiB, gunicorn unreachable) are JSON like
-  the API's; static files come from ``STATIC_ROOT`` without touching the application.
+  the API's, and it leaves the request line and header limits to gunicorn (414, 431, as
+  documented); static files come from ``STATIC_ROOT`` without touching the application.
 
 gunicorn runs in production mode on a SQLite file of its own (nothing here depends on
 the database engine), with a small anonymous rate: ``DJANGO_THROTTLE_ANON=5/hour``.
@@ -189,3 +190,15 @@ def test_gunicorn_unreachable_is_a_json_503(nginx_binary, tmp_path):
     assert reply.headers["Content-Type"] == "application/json"
     assert reply.headers["Retry-After"] == "5"
     assert "unavailable" in reply.json()["detail"]
+
+
+def test_gunicorn_still_sets_the_request_line_and_header_limits(stack):
+    """nginx lets lines and headers of up to 16 KiB through, so clients meet the limits
+    README documents (gunicorn's: 414 and 431 past 8,190 bytes), not different ones."""
+    nginx = stack["nginx"]
+    long_line = nginx.request("GET", "/api/repos?q=" + "x" * 9000, source="127.0.0.4")
+    assert long_line.status == 414
+    long_header = nginx.request("GET", "/api/repos", headers={"X-Long": "x" * 9000}, source="127.0.0.4")
+    assert long_header.status == 431
+    fine = nginx.request("GET", "/api/repos?q=" + "x" * 7000, source="127.0.0.4")
+    assert fine.status == 200

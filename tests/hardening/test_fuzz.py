@@ -9,6 +9,10 @@ the schema (status documented, body of the documented shape).
 
 Bounded: a fixed number of examples per operation and mode with a fixed seed
 (``derandomize``), about half a minute in all; raise ``MUSEHUB_FUZZ_EXAMPLES`` to dig deeper.
+
+The stateful phase then chains calls along the schema's OpenAPI links (create a repo, a
+session in it, then get, edit, stop, delete that session): 40 scenarios of up to 8 calls,
+about half a minute; ``MUSEHUB_FUZZ_SCENARIOS`` raises it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import os
 import pytest
 import schemathesis
 from django.core import signals
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, given, settings
@@ -112,3 +116,85 @@ def test_fuzz_operation(world, method, path, mode):
         case.call_and_validate(headers=world["headers"], checks=CHECKS)
 
     fuzz()
+
+
+# ── stateful: sequences of calls that follow the schema's links ───────────────
+#: Scenarios and calls per scenario of the stateful phase (bounded: about half a minute).
+STATEFUL_SCENARIOS = int(os.environ.get("MUSEHUB_FUZZ_SCENARIOS", "40"))
+STATEFUL_STEPS = 8
+#: The same schema, generating valid input only: invalid input is the stateless phase's job
+#: (every operation, both modes); here each step should succeed, so the next one reaches
+#: what it made.
+STATEFUL_SCHEMA = schemathesis.openapi.from_dict(_served_schema())
+STATEFUL_SCHEMA.app = application
+STATEFUL_SCHEMA.config.generation.update(modes=[GenerationMode.POSITIVE])
+# Only the schema's own links: schemathesis's guessed ones (e.g. any list's 200 feeding
+# session ids to DELETE) mostly aim at nothing and crowd out the real sequences.
+STATEFUL_SCHEMA.config.phases.stateful.inference.algorithms = []
+
+
+def test_the_schema_links_each_create_to_what_it_created():
+    """The links the stateful phase follows (``musehub.api.schema.link_created_resources``)."""
+    links = {}
+    for path, item in STATEFUL_SCHEMA.raw_schema["paths"].items():
+        for method, operation in item.items():
+            for code in ("200", "201"):
+                for link in operation["responses"].get(code, {}).get("links", {}).values():
+                    links.setdefault(f"{method.upper()} {path}", set()).add(link["operationId"])
+    assert links["POST /api/repos/{repoId}/sessions"] == {
+        "repos_sessions_retrieve",
+        "repos_sessions_partial_update",
+        "repos_sessions_destroy",
+        "repos_sessions_stop_create",
+        "repos_sessions_commits_create",
+    }
+    assert {"repos_retrieve", "repos_sessions_create", "repos_sessions_list"} <= links["POST /api/repos"]
+
+
+def test_fuzz_stateful(world):
+    """Schemathesis's stateful phase: it creates repos and sessions, then follows the links
+    to get, edit, stop, append to and delete those very sessions. Every response passes
+    the same checks as above, and the run must really have reached real sessions."""
+    reached: dict[str, set[int]] = {}
+
+    class Machine(STATEFUL_SCHEMA.as_state_machine()):
+        def setup(self):
+            # Each scenario starts from the same world (Hypothesis replays scenarios to
+            # shrink a failure, and needs each one to meet the same database).
+            self.scenario = transaction.atomic()
+            self.scenario.__enter__()
+
+        def teardown(self):
+            transaction.set_rollback(True)
+            self.scenario.__exit__(None, None, None)
+
+        def get_call_kwargs(self, case):
+            return {"headers": world["headers"]}
+
+        def after_call(self, response, case):
+            reached.setdefault(f"{case.method.upper()} {case.path}", set()).add(response.status_code)
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            case.validate_response(response, checks=CHECKS, headers=world["headers"])
+
+    Machine.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=STATEFUL_STEPS,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    print("stateful phase reached:", {op: sorted(statuses) for op, statuses in sorted(reached.items())})
+    session = "/api/repos/{repoId}/sessions/{sessionId}"
+    successes = {op for op, statuses in reached.items() if statuses & {200, 201, 204}}
+    # Sessions were made, then found, edited, stopped and deleted through the links.
+    assert {
+        "POST /api/repos/{repoId}/sessions",
+        f"GET {session}",
+        f"PATCH {session}",
+        f"POST {session}/stop",
+        f"DELETE {session}",
+    } <= successes, reached

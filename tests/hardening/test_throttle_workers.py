@@ -1,7 +1,7 @@
-"""The default throttle counts exactly across real gunicorn worker processes.
+"""The throttle counts exactly across real gunicorn worker processes, wherever it counts.
 
 Without ``REDIS_URL`` the counters are an ``UNLOGGED`` table on PostgreSQL and a SQLite file
-of their own on SQLite (``musehub.api.counters``). Many concurrent requests against a
+of their own on SQLite; with it, Redis (``musehub.api.counters``). Many concurrent requests against a
 limit of K, spread over two workers: exactly K are let through, each saw a different
 ``X-RateLimit-Remaining``, and both workers took part.
 """
@@ -96,3 +96,31 @@ def test_postgresql_default_counts_exactly_across_workers():
         cursor.execute("SELECT caller, hits FROM musehub_throttle WHERE caller LIKE 'throttle_anon_%'")
         assert cursor.fetchall() == [("throttle_anon_127.0.0.1", REQUESTS)]
     DatabaseCounters("default").clear()
+
+
+def test_redis_counts_exactly_across_workers(tmp_path):
+    """With ``REDIS_URL`` (the production setting) the same holds: INCR is atomic."""
+    import redis
+
+    url = "redis://127.0.0.1:6379/15"
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip("needs a Redis server on 127.0.0.1:6379")
+    for key in client.scan_iter("musehub:throttle:*"):
+        client.delete(key)
+    database_url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    env = {**_env(database_url), "REDIS_URL": url}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+    server = Gunicorn(env)
+    try:
+        server.start()
+        _flood(server)
+    finally:
+        server.stop()
+    assert not (tmp_path / "db.sqlite3-throttle").exists(), "counted in Redis, not in a file"
+    keys = list(client.scan_iter("musehub:throttle:throttle_anon_*"))
+    assert [int(client.get(key)) for key in keys] == [REQUESTS]
+    assert 0 < client.ttl(keys[0]) <= 3601, "the key expires with its window"
+    client.delete(*keys)

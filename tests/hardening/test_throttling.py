@@ -12,8 +12,10 @@ import time
 
 import pytest
 from django.db import connection
+from rest_framework.settings import api_settings
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
 
 from musehub.api import counters as counters_module
 from musehub.api.counters import RedisCounters, SQLiteCounters, counters
@@ -254,18 +256,39 @@ def test_rate_limit_headers_count_down_and_reset(low_rates, monkeypatch, client,
     assert _rate_headers(response) == (5, 4, 1_800_000_120)
 
 
-def test_rate_limit_headers_show_the_tightest_limit(low_rates, settings, client, repo):
-    """An anonymous caller is counted by two throttles (anon 3/min, user 5/min, both per
-    address): the headers are the anonymous one's, which runs out first."""
-    response = client.get(f"/api/repos/{repo.pk}/sessions")
-    assert response.status_code == 200
-    limit, remaining, reset = _rate_headers(response)
-    assert (limit, remaining) == (3, 2)
-    assert 0 < reset - time.time() <= 60
-    # Errors the throttles counted carry them too.
+def test_rate_limit_headers_show_the_tightest_limit(monkeypatch, client, repo, auth_headers):
+    """Two throttles count a signed-in caller's request (a scoped one added beside the user
+    one): the headers are those of the one that runs out first."""
+    from musehub.api.throttling import UserRateThrottle
+
+    class PerMinuteAndHour(UserRateThrottle):
+        scope = "hourly"
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "5/min", "hourly": "7/hour"})
+    monkeypatch.setattr(APIView, "throttle_classes", [*api_settings.DEFAULT_THROTTLE_CLASSES, PerMinuteAndHour])
+    url = f"/api/repos/{repo.pk}/sessions"
+    seen = [_rate_headers(client.get(url, headers=auth_headers)) for _ in range(4)]
+    assert [(limit, left) for limit, left, _ in seen] == [(5, 4), (5, 3), (5, 2), (5, 1)]
+    assert 0 < seen[0][2] - time.time() <= 60
+    # The hourly budget runs out first for a caller who comes back the next minute.
+    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: time.time() + 60)
+    limit, left, reset = _rate_headers(client.get(url, headers=auth_headers))
+    assert (limit, left) == (7, 2)
+    assert reset % 3600 == 0
+
+
+def test_errors_the_throttles_counted_carry_the_headers(low_rates, client, repo):
+    assert _rate_headers(client.get(f"/api/repos/{repo.pk}/sessions"))[:2] == (3, 2)
     missing = client.get(f"/api/repos/{repo.pk}/sessions/{'0' * 64}")
     assert missing.status_code == 404
     assert _rate_headers(missing)[:2] == (3, 1)
+
+
+def test_an_anonymous_request_costs_one_counter(low_rates, client, repo):
+    """Anonymous callers are limited per address by the anonymous rate alone: one counter,
+    one round trip, per request."""
+    assert client.get(f"/api/repos/{repo.pk}/sessions").status_code == 200
+    assert _stored_counts(counters()) == {"throttle_anon_127.0.0.1": 1}
 
 
 def test_unthrottled_responses_have_no_rate_limit_headers(client):
@@ -309,3 +332,61 @@ def test_default_rates_come_from_settings():
         number, period = rate.split("/")
         assert int(number) > 0
         assert period[0] in "smhd"
+
+
+@pytest.mark.parametrize(
+    ("env", "backend", "location"),
+    [
+        ({"DATABASE_URL": "sqlite:////srv/musehub/db.sqlite3"}, "SQLiteCounters", "/srv/musehub/db.sqlite3-throttle"),
+        ({"DATABASE_URL": "postgres://u@db.internal:5432/musehub"}, "DatabaseCounters", "default"),
+        (
+            {"DATABASE_URL": "postgres://u@db.internal:5432/musehub", "REDIS_URL": "redis://cache:6379/0"},
+            "RedisCounters",
+            "redis://cache:6379/0",
+        ),
+    ],
+)
+def test_the_settings_pick_the_counters_for_what_is_configured(env, backend, location):
+    """What a deployment gets from its environment, read by a fresh process."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.live_gunicorn import ROOT
+
+    clean = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
+    printed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import json; from musehub import settings; print(json.dumps(settings.THROTTLE_COUNTERS))",
+        ],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert json.loads(printed) == {"BACKEND": f"musehub.api.counters.{backend}", "LOCATION": location}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_refused_inside_its_transaction_still_counts(low_rates, settings):
+    """The counter statement runs on the request's own connection, in autocommit, before the
+    handler's transaction: a handler that fails and rolls back does not take it along."""
+    from musehub.api.counters import DatabaseCounters
+    from tests.factories import make_repo
+
+    settings.THROTTLE_COUNTERS = {"BACKEND": "musehub.api.counters.DatabaseCounters", "LOCATION": "default"}
+    user = UserFactory(username="writer")
+    repo = make_repo(owner=user, visibility="public")
+    headers = auth_header(make_token(user))
+    client, url = APIClient(), f"/api/repos/{repo.pk}/sessions"
+    try:
+        for _ in range(5):
+            assert client.post(url, {"intent": 5}, format="json", headers=headers).status_code == 422
+        _assert_throttled(client.post(url, {}, format="json", headers=headers))
+        assert _stored_counts(counters()) == {f"throttle_user_{user.pk}": 6}
+    finally:
+        DatabaseCounters("default").clear()

@@ -176,8 +176,8 @@ def test_a_reached_rate_limit_and_an_unreachable_database_are_documented(schema,
     def database_down(*args, **kwargs):
         raise OperationalError("connection refused")
 
-    # After the caller's token, the first thing every API request reads from the database
-    # (without Redis) is its throttle count: the database goes away right there.
+    # The database goes away just after the caller's token was read, as the throttle
+    # counts the request (its counters are in the database unless REDIS_URL is set).
     monkeypatch.setattr(throttling.WindowCountMixin, "allow_request", database_down)
     for path, method, _ in operations(schema):
         url = _url(path, world["values"])

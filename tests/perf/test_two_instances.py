@@ -101,9 +101,9 @@ def owner_and_repo():
 def writers(owner_and_repo) -> list[str]:
     """Tokens of RACERS write collaborators of the repo.
 
-    One signed-in user's requests queue behind each other on that user's throttle counter
-    (a database cache row, locked until the request commits): racers with a user each
-    reach the session row at the same time, which is the race under test.
+    Racers with a user each do not meet on one user's throttle counter first (one row of
+    ``musehub_throttle``, locked for the length of its statement): they reach the session
+    row at the same time, which is the race under test.
     """
     _, repo = owner_and_repo
     tokens = []

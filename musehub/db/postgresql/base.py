@@ -64,7 +64,12 @@ def _adapters(use_tz: bool, timezone) -> AdaptersMap:
 
 
 class BoundedConnection(psycopg.Connection):
-    """psycopg's connection, giving up on a server that has not answered within ``answer_timeout``."""
+    """psycopg's connection, giving up on a server that has not answered within ``answer_timeout``.
+
+    Every exchange with the server goes through ``wait()``, whose ``timeout`` psycopg (3.3,
+    pinned) uses for its own bounded waits and otherwise leaves unset: here it defaults to
+    ``answer_timeout``. ``_WaitTimeout`` is what psycopg raises when that expires.
+    """
 
     answer_timeout: float | None = None
 
