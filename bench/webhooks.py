@@ -56,7 +56,7 @@ def main() -> None:
     redis.start()
     queue = new_queue()
     point_celery_at(redis.url, queue)
-    worker = Worker(redis.url, queue, extra_env={"DJANGO_LOG_LEVEL": "WARNING"})
+    worker = Worker(redis.url, queue)
     worker.start()
     try:
         for hooks, events in ((1, 300), (10, 60), (30, 20)):
