@@ -57,8 +57,8 @@ def main() -> None:
     queue = new_queue()
     point_celery_at(redis.url, queue)
     worker = Worker(redis.url, queue)
-    worker.start()
     try:
+        worker.start()
         for hooks, events in ((1, 300), (10, 60), (30, 20)):
             rate = run(hooks, events)
             print(f"{hooks:>3} hook(s) x {events:>3} events = {hooks * events:>4} deliveries: {rate:7.1f} deliveries/s")

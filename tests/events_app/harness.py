@@ -149,7 +149,9 @@ class Worker:
             if "celery worker ready" in self.log():
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"celery worker did not come up: {self.log()}")
+        log = self.log()
+        self.stop()  # not left running behind a failed test
+        raise RuntimeError(f"celery worker did not come up: {log}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
