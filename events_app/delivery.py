@@ -41,6 +41,7 @@ MAX_QUEUED_WAIT = timedelta(minutes=5)
 class Result:
     """What ``attempt`` did, and what should be queued next."""
 
+    pk: int
     outcome: str  # "delivered", "retry", "failed", "skipped", "busy"
     retry_in: float | None = None
     next_for_hook: int | None = None
@@ -57,7 +58,7 @@ def attempt(delivery_pk: int) -> Result:
     lease = now + timedelta(seconds=settings.MUSEHUB_WEBHOOK_LEASE)
     delivery = Delivery.objects.select_related("hook", "event").filter(pk=delivery_pk).first()
     if delivery is None or delivery.status != DeliveryStatus.PENDING or delivery.next_attempt_at > now:
-        return Result("skipped")
+        return Result(delivery_pk, "skipped")
     with transaction.atomic():
         claimed = (
             Delivery.objects.filter(pk=delivery_pk, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
@@ -65,7 +66,7 @@ def attempt(delivery_pk: int) -> Result:
             .update(lease_until=lease, enqueued_at=None)
         )
         if not claimed:
-            return Result("skipped")
+            return Result(delivery_pk, "skipped")
         hook_free = (
             Hook.objects.filter(pk=delivery.hook_id)
             .filter(Q(busy_until__isnull=True) | Q(busy_until__lt=now))
@@ -73,7 +74,7 @@ def attempt(delivery_pk: int) -> Result:
         )
         if not hook_free:
             transaction.set_rollback(True)  # give the row back: the hook's holder queues it
-            return Result("busy")
+            return Result(delivery_pk, "busy")
 
     hook = delivery.hook
     body = (ping_json(delivery) if delivery.type == PING else event_json(delivery.event)).encode()
@@ -135,7 +136,9 @@ def _record(delivery: Delivery, outcome: outbound.Outcome) -> Result:
             "duration_ms": outcome.duration_ms,
         },
     )
-    return Result(result, retry_in=retry_in, next_for_hook=next_due_for_hook(delivery.hook_id, exclude=delivery.pk))
+    return Result(
+        delivery.pk, result, retry_in=retry_in, next_for_hook=next_due_for_hook(delivery.hook_id, exclude=delivery.pk)
+    )
 
 
 def next_due_for_hook(hook_id: int, *, exclude: int | None = None) -> int | None:

@@ -22,18 +22,37 @@ logger = logging.getLogger("musehub.webhooks")
 
 #: Seconds a process skips queueing after the broker failed it (the sweep catches up).
 BROKER_PAUSE = 5.0
+#: One immediate retry, on a fresh connection: a pooled connection that went stale when the
+#: broker restarted fails once; a broker that is down fails twice, fast (connect timeout 2 s).
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
 _broker_down_until = 0.0
+
+
+#: After its delivery, a task goes on sending the hook's next due ones itself (the hook is
+#: its to use: one attempt per hook at a time), up to this many or this long, then hands
+#: the rest to a new message so other work gets its turn.
+DRAIN_MAX = 100
+DRAIN_SECONDS = 30.0
 
 
 @shared_task(name="events_app.tasks.deliver", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
 def deliver(delivery_pk: int) -> str:
-    """One attempt of a delivery (a no-op unless it is pending, due and unclaimed)."""
+    """One attempt of a delivery (a no-op unless it is pending, due and unclaimed), then the
+    hook's next due deliveries, one after another."""
+    deadline = time.monotonic() + DRAIN_SECONDS
     result = attempts.attempt(delivery_pk)
-    if result.retry_in is not None:
-        _quietly(publish_deliveries, [delivery_pk], countdown=result.retry_in)
+    first = result.outcome
+    for _ in range(DRAIN_MAX):
+        if result.retry_in is not None:
+            _quietly(publish_deliveries, [result.pk], countdown=result.retry_in)
+        if result.next_for_hook is None or time.monotonic() >= deadline:
+            break
+        result = attempts.attempt(result.next_for_hook)
+        if result.outcome in ("skipped", "busy"):  # another worker has the hook: it goes on
+            return first
     if result.next_for_hook is not None:
         _quietly(publish_deliveries, [result.next_for_hook])
-    return result.outcome
+    return first
 
 
 @shared_task(name="events_app.tasks.deliver_event", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
@@ -53,13 +72,13 @@ def sweep() -> int:
 def publish_deliveries(delivery_pks: list[int], *, countdown: float | None = None) -> list[int]:
     """Put a ``deliver`` message on the queue per delivery; raises if the broker is down."""
     for pk in delivery_pks:
-        deliver.apply_async((pk,), countdown=countdown, retry=False)
+        deliver.apply_async((pk,), countdown=countdown, retry=True, retry_policy=PUBLISH_RETRY)
     return delivery_pks
 
 
 def enqueue_event(event_pk: int) -> None:
     """After an event's commit: queue its deliveries, or leave them to the sweep."""
-    _from_request(deliver_event.apply_async, (event_pk,), retry=False)
+    _from_request(deliver_event.apply_async, (event_pk,), retry=True, retry_policy=PUBLISH_RETRY)
 
 
 def enqueue_deliveries(delivery_pks: list[int]) -> None:

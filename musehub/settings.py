@@ -416,5 +416,9 @@ LOGGING = {
         # Django logs every 4xx as a warning with the request attached; our access log says it once.
         "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
         "django.db.backends": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        # A Celery worker's "received" and "succeeded" lines, twice per task: the delivery
+        # attempt's own line (musehub.webhooks) says what happened.
+        "celery.app.trace": {"handlers": ["console"], "level": "WARNING", "propagate": False},
+        "celery.worker.strategy": {"handlers": ["console"], "level": "WARNING", "propagate": False},
     },
 }

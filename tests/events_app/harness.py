@@ -100,9 +100,13 @@ def point_celery_at(broker_url: str, queue: str) -> None:
     app.conf["CELERY_BROKER_URL"] = broker_url
     app.conf["CELERY_TASK_DEFAULT_QUEUE"] = queue
     assert (app.conf.broker_url, app.conf.task_default_queue) == (broker_url, queue)
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    # Forget every pooled connection and producer: kombu keeps producer pools in a registry
+    # keyed by connection, and one closed here would come back for the same URL later
+    # ("Acquire on closed pool").
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
     from events_app import tasks
 
@@ -145,7 +149,9 @@ class Worker:
             if "celery worker ready" in self.log():
                 return
             time.sleep(0.1)
-        raise RuntimeError(f"celery worker did not come up: {self.log()}")
+        log = self.log()
+        self.stop()  # not left running behind a failed test
+        raise RuntimeError(f"celery worker did not come up: {log}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -206,6 +212,9 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body leave in one segment: otherwise Nagle's algorithm holds the
+            # body until the sender's delayed ACK (40 ms a delivery, the receiver's doing).
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))

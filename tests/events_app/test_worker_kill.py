@@ -24,7 +24,21 @@ def test_a_worker_killed_mid_delivery_is_retried_and_it_arrives(client, repo, au
     first.start()
     try:
         record(quiet_session(repo))
-        wait_for(lambda: receiver.at("/killed"), timeout=10, what="the first attempt")
+        try:
+            wait_for(lambda: receiver.at("/killed"), timeout=30, what="the first attempt")
+        except AssertionError:
+            import redis
+
+            from events_app.models import Delivery, Event
+
+            print(first.log()[-4000:])
+            print(
+                "QUEUE",
+                redis.Redis.from_url(broker.url).llen(broker.queue),
+                list(Delivery.objects.values()),
+                Event.objects.count(),
+            )
+            raise
         first.kill()
         killed_at = time.monotonic()
     finally:
