@@ -1,8 +1,11 @@
-"""A real gunicorn serving the project, for tests that need processes and sockets.
+"""Real programs for tests that need processes and sockets: gunicorn serving the project.
 
+``Program`` is how every such test runs a program (gunicorn here, nginx in
+``tests/deploy``, the Celery worker in ``tests/events_app``): in its own process group,
+its output in a log file, ready when a check says so, stopped by signal to its group.
 ``Gunicorn`` runs ``gunicorn -c gunicorn.conf.py`` (the project's own settings) on a free
-loopback port, in its own process group, with the environment it is given. The fault,
-two-instance and static-file tests share it.
+loopback port with the environment it is given. The fault, two-instance, static-file,
+front-proxy and webhook tests share them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,44 +44,116 @@ class Reply:
         return json.loads(self.body)
 
 
-class Gunicorn:
+def http_request(
+    port: int,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 15,
+    source: str | None = None,
+) -> Reply:
+    """One request to ``127.0.0.1:port`` on a new connection, from ``source`` (a loopback
+    address) if given."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=timeout, source_address=(source, 0) if source else None
+    )
+    started = time.monotonic()
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        payload = response.read()
+        return Reply(response.status, dict(response.getheaders()), payload, time.monotonic() - started)
+    finally:
+        conn.close()
+
+
+class Program:
+    """A program run for a test: its own process group, its output in ``log_path``."""
+
+    #: What ``stop()`` sends the process group first (SIGKILL after ``stop_wait`` seconds).
+    stop_signal = signal.SIGTERM
+    stop_wait = 15.0
+    log_path: Path
+    proc: subprocess.Popen | None = None
+
+    def launch(
+        self,
+        argv: list[str],
+        *,
+        ready: Callable[[], bool],
+        wait: float,
+        what: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        """Start ``argv`` and return once ``ready()``; a program that exits first, or is not
+        ready in ``wait`` seconds, is stopped and its log raised."""
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{what} exited: {self.log()}")
+            try:
+                if ready():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        log = self.log()
+        self.stop()  # not left running behind a failed test
+        raise RuntimeError(f"{what} did not come up: {log}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def kill(self) -> None:
+        """SIGKILL the program and everything it started: nothing gets to clean up."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, self.stop_signal)
+            try:
+                self.proc.wait(timeout=self.stop_wait)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+        self.cleanup()
+
+    def cleanup(self) -> None:
+        """What is left once the program is gone (its log, by default)."""
+        self.log_path.unlink(missing_ok=True)
+
+
+class Gunicorn(Program):
     """``gunicorn -c gunicorn.conf.py`` on a free loopback port, in its own process group."""
+
+    stop_wait = 35.0
 
     def __init__(self, env: dict[str, str], workers: int = 2) -> None:
         self.port = free_port()
         self.env = {**env, "GUNICORN_WORKERS": str(workers), "GUNICORN_TIMEOUT": "20"}
         self.log_path = Path(tempfile.mkstemp(prefix="musehub-gunicorn-", suffix=".log")[1])
-        self.proc: subprocess.Popen | None = None
 
     def start(self, wait: float = 30) -> None:
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
+        self.launch(
             [gunicorn, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT,
+            ready=lambda: self.request("GET", "/healthz", timeout=2).status == 200,
+            wait=wait,
+            what="gunicorn",
             env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {self.log()}")
-            try:
-                if self.request("GET", "/healthz", timeout=2).status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"gunicorn did not come up: {self.log()}")
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
 
     def worker_pids(self) -> list[int]:
         """The master's live children (its workers), from /proc."""
@@ -95,26 +171,7 @@ class Gunicorn:
     def request(
         self, method: str, path: str, body=None, headers: dict[str, str] | None = None, timeout: float = 15
     ) -> Reply:
+        """A JSON request (a dict body is encoded)."""
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
-        started = time.monotonic()
-        try:
-            hdrs = {"Content-Type": "application/json", **(headers or {})}
-            conn.request(method, path, body=data, headers=hdrs)
-            response = conn.getresponse()
-            payload = response.read()
-            return Reply(response.status, dict(response.getheaders()), payload, time.monotonic() - started)
-        finally:
-            conn.close()
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=35)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-        self.log_path.unlink(missing_ok=True)
+        hdrs = {"Content-Type": "application/json", **(headers or {})}
+        return http_request(self.port, method, path, data, hdrs, timeout)

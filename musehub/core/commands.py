@@ -74,3 +74,16 @@ def parse_duration(text: str) -> timedelta:
     if duration > timedelta(days=_MAX_DAYS):
         raise argparse.ArgumentTypeError(f"invalid duration {text!r}: at most {_MAX_DAYS} days")
     return duration
+
+
+def add_older_than_arguments(parser, *, what: str, dry_run: str) -> None:
+    """``--older-than DURATION`` (required) and ``--dry-run``, as every pruning command takes
+    them; ``what`` and ``dry_run`` finish their help lines."""
+    parser.add_argument(
+        "--older-than",
+        required=True,
+        type=parse_duration,
+        metavar="DURATION",
+        help=f"{what}: minutes, hours or days, like 90m, 12h, 7d.",
+    )
+    parser.add_argument("--dry-run", action="store_true", help=f"{dry_run}; change nothing.")

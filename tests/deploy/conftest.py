@@ -8,7 +8,6 @@ foreground with its own prefix, pid, logs and temporary files in a temporary dir
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
 import signal
@@ -16,12 +15,11 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.live_gunicorn import ROOT, Reply, free_port
+from tests.live_gunicorn import ROOT, Program, Reply, free_port, http_request
 
 NGINX = os.environ.get("MUSEHUB_NGINX") or shutil.which("nginx") or "/usr/sbin/nginx"
 INSTALL_HINT = "install it with `apt-get install nginx` (Debian/Ubuntu)"
@@ -55,8 +53,10 @@ def nginx_unavailable(reason: str):
     pytest.skip(f"nginx is not available ({reason}): {INSTALL_HINT}")
 
 
-class Nginx:
+class Nginx(Program):
     """nginx in the foreground on a free loopback port, proxying to ``upstream``."""
+
+    stop_signal = signal.SIGQUIT  # graceful shutdown
 
     def __init__(self, *, upstream: str, static_root: Path) -> None:
         self.port = free_port()
@@ -82,29 +82,18 @@ class Nginx:
         # As root the workers would drop to `nobody`, who cannot read a private temp directory.
         user = "user root;" if os.geteuid() == 0 else ""
         (self.tmp / "nginx.conf").write_text(MAIN_CONFIG.format(tmp=self.tmp, user=user))
-        self.proc: subprocess.Popen | None = None
+        self.log_path = self.tmp / "stderr.log"
 
     def start(self, wait: float = 15) -> None:
-        self._log = open(self.tmp / "stderr.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
+        self.launch(
             [NGINX, "-p", str(self.tmp), "-c", str(self.tmp / "nginx.conf"), "-e", str(self.tmp / "error.log")],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+            ready=lambda: _accepts(self.port),
+            wait=wait,
+            what="nginx",
         )
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"nginx exited: {self.log()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"nginx did not come up: {self.log()}")
 
     def log(self) -> str:
-        paths = [self.tmp / "stderr.log", self.tmp / "error.log"]
+        paths = [self.log_path, self.tmp / "error.log"]
         return "".join(path.read_text(errors="replace") for path in paths if path.exists())
 
     def request(
@@ -117,29 +106,15 @@ class Nginx:
         source: str | None = None,
     ) -> Reply:
         """One request on a new connection, from ``source`` (a loopback address) if given."""
-        conn = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=timeout, source_address=(source, 0) if source else None
-        )
-        started = time.monotonic()
-        try:
-            conn.request(method, path, body=body, headers=headers or {})
-            response = conn.getresponse()
-            payload = response.read()
-            return Reply(response.status, dict(response.getheaders()), payload, time.monotonic() - started)
-        finally:
-            conn.close()
+        return http_request(self.port, method, path, body, headers, timeout, source)
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGQUIT)  # graceful shutdown
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
+    def cleanup(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _accepts(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1):
+        return True
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import hmac
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,7 +22,7 @@ from urllib.parse import quote
 
 from django.db import connection
 
-from tests.live_gunicorn import ROOT, free_port
+from tests.live_gunicorn import Program, free_port
 
 #: The worker's settings for the tests: quick retries, a short lease, loopback receivers.
 TEST_BACKOFF = "1,1"
@@ -113,7 +112,7 @@ def point_celery_at(broker_url: str, queue: str) -> None:
     tasks._broker_down_until = 0.0
 
 
-class Worker:
+class Worker(Program):
     """``celery -A musehub worker``, no flags, in its own process group, on the test database."""
 
     def __init__(self, broker_url: str, queue: str, extra_env: dict[str, str] | None = None) -> None:
@@ -129,49 +128,16 @@ class Worker:
             **(extra_env or {}),
         }
         self.log_path = Path(tempfile.mkstemp(prefix="musehub-celery-", suffix=".log")[1])
-        self.proc: subprocess.Popen | None = None
 
     def start(self, wait: float = 60) -> None:
         celery = str(Path(sys.executable).with_name("celery"))
-        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
+        self.launch(
             [celery, "-A", "musehub", "worker"],
-            cwd=ROOT,
+            ready=lambda: "celery worker ready" in self.log(),
+            wait=wait,
+            what="celery worker",
             env=self.env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited: {self.log()}")
-            if "celery worker ready" in self.log():
-                return
-            time.sleep(0.1)
-        log = self.log()
-        self.stop()  # not left running behind a failed test
-        raise RuntimeError(f"celery worker did not come up: {log}")
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def kill(self) -> None:
-        """SIGKILL the worker and everything it started: nothing gets to clean up."""
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-        self.log_path.unlink(missing_ok=True)
 
 
 def new_queue() -> str:

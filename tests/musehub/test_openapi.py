@@ -14,34 +14,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from openapi_spec_validator import validate
 
 from musehub.core.naming import camel
+from tests.musehub.conftest import HTTP_METHODS, operations
 
 pytestmark = pytest.mark.django_db
 
 CAMEL = re.compile(r"^[a-z][a-zA-Z0-9]*$")
-HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 #: Routes under /api/ that are not part of the API itself.
 NOT_API = {"schema", "docs"}
-
-
-_fetched: dict[str, dict] = {}
-
-
-@pytest.fixture
-def schema(client) -> dict:
-    """The schema as a client downloads it (fetched once per module: generating it is slow)."""
-    if "json" not in _fetched:
-        resp = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-        assert resp.status_code == 200
-        assert resp["Content-Type"].startswith("application/vnd.oai.openapi+json")
-        _fetched["json"] = resp.json()
-    return _fetched["json"]
-
-
-def operations(schema: dict):
-    for path, item in schema["paths"].items():
-        for method in HTTP_METHODS:
-            if method in item:
-                yield path, method, item[method]
 
 
 def api_routes() -> dict[str, set[str]]:

@@ -18,32 +18,14 @@ from django.db import OperationalError
 
 from musehub.api import throttling
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token
+from tests.musehub.conftest import HTTP_METHODS, operations
 
 pytestmark = pytest.mark.django_db
 
-HTTP_METHODS = ("get", "post", "put", "patch", "delete")
 #: Any API operation: the middleware, authentication, negotiation and throttling run before its view.
 ANY_OPERATION = {400, 401, 405, 406, 413, 422, 429, 503}
 #: Every error status the API has; anything else documented (a 500) would be a mistake.
 KNOWN_ERRORS = {400, 401, 403, 404, 405, 406, 409, 412, 413, 415, 422, 429, 503}
-
-_fetched: dict[str, dict] = {}
-
-
-@pytest.fixture
-def schema(client) -> dict:
-    if "json" not in _fetched:
-        response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
-        assert response.status_code == 200
-        _fetched["json"] = response.json()
-    return _fetched["json"]
-
-
-def operations(schema: dict):
-    for path, item in schema["paths"].items():
-        for method in HTTP_METHODS:
-            if method in item:
-                yield path, method, item[method]
 
 
 def statuses_that_apply(path: str, method: str, operation: dict) -> set[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from events_app.services import events_prune
-from musehub.core.commands import MuseHubCommand, parse_duration
+from musehub.core.commands import MuseHubCommand, add_older_than_arguments
 
 
 class Command(MuseHubCommand):
@@ -17,14 +17,7 @@ class Command(MuseHubCommand):
     examples = ("--older-than 30d", "--older-than 90d --dry-run")
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--older-than",
-            required=True,
-            type=parse_duration,
-            metavar="DURATION",
-            help="Age of the events to delete: minutes, hours or days, like 90m, 12h, 30d.",
-        )
-        parser.add_argument("--dry-run", action="store_true", help="Only count them; change nothing.")
+        add_older_than_arguments(parser, what="Age of the events to delete", dry_run="Only count them")
 
     def handle(self, *args, older_than: timedelta, dry_run: bool, **options):
         count = events_prune(older_than=older_than, dry_run=dry_run)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from musehub.core.commands import MuseHubCommand, parse_duration
+from musehub.core.commands import MuseHubCommand, add_older_than_arguments
 from sessions_app.services import sessions_stop_stale
 
 
@@ -18,15 +18,11 @@ class Command(MuseHubCommand):
     examples = ("--older-than 12h", "--older-than 7d --dry-run")
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--older-than",
-            required=True,
-            type=parse_duration,
-            metavar="DURATION",
-            help="How long a session must have been running to count as stale: minutes, hours or days, "
-            "like 90m, 12h, 7d.",
+        add_older_than_arguments(
+            parser,
+            what="How long a session must have been running to count as stale",
+            dry_run="Only list the sessions",
         )
-        parser.add_argument("--dry-run", action="store_true", help="Only list the sessions; change nothing.")
 
     def handle(self, *args, older_than: timedelta, dry_run: bool, **options):
         def stopped(session_id: str) -> None:
