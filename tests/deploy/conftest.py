@@ -96,17 +96,9 @@ class Nginx(Program):
         paths = [self.log_path, self.tmp / "error.log"]
         return "".join(path.read_text(errors="replace") for path in paths if path.exists())
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        body: bytes | None = None,
-        headers: dict[str, str] | None = None,
-        timeout: float = 15,
-        source: str | None = None,
-    ) -> Reply:
-        """One request on a new connection, from ``source`` (a loopback address) if given."""
-        return http_request(self.port, method, path, body, headers, timeout, source)
+    def request(self, method: str, path: str, *args, **kwargs) -> Reply:
+        """One request on a new connection (``http_request``: body, headers, timeout, source)."""
+        return http_request(self.port, method, path, *args, **kwargs)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
