@@ -76,7 +76,7 @@ def deliveries_of(client, repo, headers, hook_id) -> list[dict]:
     return client.get(f"/api/repos/{repo.pk}/hooks/{hook_id}/deliveries", headers=headers).json()["deliveries"]
 
 
-def settled(client, repo, headers, hook_id, count: int = 1, timeout: float = 15) -> list[dict]:
+def settled(client, repo, headers, hook_id, count: int = 1, timeout: float = 45) -> list[dict]:
     """The hook's deliveries once ``count`` of them are no longer pending."""
 
     def done():
