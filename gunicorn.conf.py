@@ -59,3 +59,11 @@ def on_starting(server):
     from musehub.startup import load_settings_or_exit
 
     load_settings_or_exit()
+
+
+def post_worker_init(worker):
+    """Let a streamed export tell the master the worker is alive while it makes progress
+    (``musehub.api.streaming``): otherwise a download over ``timeout`` seconds is killed."""
+    from musehub.api.streaming import set_heartbeat
+
+    set_heartbeat(worker.notify)

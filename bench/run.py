@@ -46,7 +46,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import peer as peers  # noqa: E402
-from bench import seed  # noqa: E402
+from bench import reports, seed  # noqa: E402
 
 WORK = ROOT / "bench" / "work"
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -231,6 +231,7 @@ def prepare() -> tuple[list[Scenario], Scenario, dict]:
         ),
     }
     context = {
+        "report_repos": (big.pk, small.pk, token),  # bench/reports.py
         "pool_repo": pool.pk,
         "vs_pool_repo": vs_pool.pk,
         "user_id": user.pk,
@@ -898,6 +899,8 @@ def main() -> int:
         if server.workers() != workers:
             sys.exit("bench: a worker was restarted during the run; memory growth cannot be measured")
         memory = [(pid, before[pid], rss_kib(pid)) for pid in workers]
+        big_id, small_id, token = context["report_repos"]
+        report_outcomes = reports.run(server.base, token, big_id, small_id, workers)
     finally:
         server.stop()
         if redis_server is not None:
@@ -907,6 +910,9 @@ def main() -> int:
 
     missing = {"redis": context["redis_missing"], "peer": peer_missing}
     missed = write_results(env, scenarios, outcomes, memory, served, stops_done, vs_outcomes, vs_stops, missing)
+    with RESULTS.open("a") as results:
+        results.write(reports.markdown(report_outcomes))
+    missed = [*(missed or []), *reports.missed(report_outcomes)]
     print(f"bench: wrote {RESULTS.relative_to(ROOT)}", file=sys.stderr)
     if missed:
         print("bench: targets missed: " + ", ".join(missed), file=sys.stderr)

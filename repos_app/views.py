@@ -8,8 +8,16 @@ from rest_framework import status, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from musehub.api.conditional import ConditionalGetMixin
 from musehub.api.pagination import next_link, parse_limit
-from musehub.api.schema import ERRORS_MEMBERS_READ, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.schema import (
+    ERRORS_MEMBERS_READ,
+    ERRORS_READ,
+    ERRORS_WRITE,
+    IF_NONE_MATCH_PARAMETERS,
+    LIST_PARAMETERS,
+    NOT_MODIFIED,
+)
 from musehub.api.transactions import AtomicHandlerMixin
 from repos_app import selectors, services
 from repos_app.models import Repo
@@ -38,7 +46,11 @@ from repos_app.serializers import (
     create=extend_schema(
         summary="Create a repo", request=RepoCreateSerializer, responses={201: RepoSerializer, **ERRORS_WRITE}
     ),
-    retrieve=extend_schema(summary="Get a repo", responses={200: RepoSerializer, **ERRORS_READ}),
+    retrieve=extend_schema(
+        summary="Get a repo",
+        parameters=IF_NONE_MATCH_PARAMETERS,
+        responses={200: RepoSerializer, **NOT_MODIFIED, **ERRORS_READ},
+    ),
     partial_update=extend_schema(
         summary="Change a repo (owner only)",
         request=RepoUpdateSerializer,
@@ -46,7 +58,7 @@ from repos_app.serializers import (
     ),
     destroy=extend_schema(summary="Delete a repo and its sessions (owner only)", responses={204: None, **ERRORS_WRITE}),
 )
-class RepoViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
+class RepoViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Muse repositories."""
 
     serializer_class = RepoSerializer
@@ -105,7 +117,7 @@ class RepoViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     ),
     destroy=extend_schema(summary="Revoke a collaborator (owner only)", responses={204: None, **ERRORS_WRITE}),
 )
-class CollaboratorViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
+class CollaboratorViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Who a repo is shared with."""
 
     serializer_class = CollaboratorSerializer

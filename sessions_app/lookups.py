@@ -1,14 +1,20 @@
-"""``has_element``: does a JSON array column contain this exact string?
+"""The SQL over JSON arrays that PostgreSQL and SQLite spell differently, once per vendor:
 
-The participant filter needs it on both databases, and Django's ``contains`` on a
-JSONField is not supported on SQLite, so the SQL is spelled once per vendor here.
+- ``has_element``: does a JSON array column contain this exact string? (the participant and
+  tag filters; Django's ``contains`` on a JSONField is not supported on SQLite);
+- ``JsonArrayLength``: how many elements an array holds (a session's commit count);
+- ``stats_sql``: the stats' totals per day, per location and per participant, which
+  needs an array expanded into rows (and ``big_read``, how PostgreSQL should run it).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from django.db.models import JSONField, Lookup
+from django.db import transaction
+from django.db.models import Func, IntegerField, JSONField, Lookup, QuerySet
 
 
 @JSONField.register_lookup
@@ -33,3 +39,84 @@ class HasElement(Lookup):
 
     def as_sql(self, compiler, connection):  # pragma: no cover - other vendors
         raise NotImplementedError(f"has_element is not implemented for {connection.vendor}")
+
+
+class JsonArrayLength(Func):
+    """The number of elements of a JSON array column."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="jsonb_array_length", **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, function="json_array_length", **extra)
+
+    def as_sql(self, compiler, connection, **extra):  # pragma: no cover - other vendors
+        raise NotImplementedError(f"JsonArrayLength is not implemented for {connection.vendor}")
+
+
+# Each distinct participant of one row ``g`` (listed twice, it counts once): (the join
+# after ``FROM g``, its condition, the name's column).
+_DISTINCT_PARTICIPANTS = {
+    "postgresql": (
+        "CROSS JOIN LATERAL (SELECT DISTINCT e.name FROM jsonb_array_elements_text(g.participants) AS e(name)) p",
+        "",
+        "p.name",
+    ),
+    # SQLite has no LATERAL subquery: keep each name's first occurrence instead.
+    "sqlite": (
+        "CROSS JOIN json_each(g.participants) p",
+        "WHERE NOT EXISTS (SELECT 1 FROM json_each(g.participants) q WHERE q.key < p.key AND q.value = p.value)",
+        "p.value",
+    ),
+}
+
+
+def stats_sql(per_session: QuerySet, connection) -> tuple[str, list]:
+    """One statement answering the stats of the sessions ``per_session`` selects, as rows
+    ``(kind, key, sessions, active, duration, commits)``: ``kind`` is ``day`` (``key`` the
+    UTC start date as ``YYYY-MM-DD``), ``location`` or ``participant`` (``key`` the name).
+
+    ``per_session`` is a ``.values("day", "location", "participants", "is_active",
+    "duration", "commit_count")`` query. ``duration`` is NULL for an active session, so only
+    ended sessions add to a sum; it is summed as the database sums a duration (an
+    interval on PostgreSQL, microseconds on SQLite). Sessions without a location are left
+    out of the locations.
+
+    The table is read once: the sessions are first grouped by (day, location,
+    participants), a few thousand groups even for a million sessions, and each kind of
+    total is summed over those groups.
+    """
+    inner, params = per_session.query.sql_with_params()
+    join, where, name = _DISTINCT_PARTICIPANTS[connection.vendor]
+    sql = (
+        "WITH g AS ("
+        "SELECT b.day, b.location, b.participants, COUNT(*) AS n, "
+        "SUM(CASE WHEN b.is_active THEN 1 ELSE 0 END) AS active, SUM(b.duration) AS duration, "
+        "SUM(b.commit_count) AS commits "
+        f"FROM ({inner}) b GROUP BY b.day, b.location, b.participants) "
+        "SELECT 'day', CAST(g.day AS TEXT), SUM(g.n), SUM(g.active), SUM(g.duration), SUM(g.commits) "
+        "FROM g GROUP BY g.day "
+        "UNION ALL "
+        "SELECT 'location', g.location, SUM(g.n), SUM(g.active), SUM(g.duration), SUM(g.commits) "
+        "FROM g WHERE g.location <> '' GROUP BY g.location "
+        "UNION ALL "
+        f"SELECT 'participant', {name}, SUM(g.n), SUM(g.active), SUM(g.duration), SUM(g.commits) "
+        f"FROM g {join} {where} GROUP BY {name}"
+    )
+    return sql, params
+
+
+@contextmanager
+def big_read(connection) -> Iterator[None]:
+    """Run one large aggregate read (the stats of a million sessions) without PostgreSQL's
+    JIT: its plan's cost crosses ``jit_above_cost``, and compiling it took longer (2.8 s
+    measured) than running it. Scoped to a transaction of its own (``SET LOCAL``), so the
+    connection's other requests keep the server's settings."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL jit = off")
+        yield

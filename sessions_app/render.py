@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db.models import DateTimeField
 
+from musehub.api.conditional import etag_of
 from musehub.api.renderers import Camelized
 from musehub.core.naming import camel
 from musehub.core.timestamps import format_timestamp
@@ -43,3 +44,30 @@ def session_body(row: Mapping[str, Any]) -> Camelized:
     started_at, ended_at = row["started_at"], row["ended_at"]
     body["durationSeconds"] = None if ended_at is None else (ended_at - started_at).total_seconds()
     return body
+
+
+def session_etag(row: Mapping[str, Any]) -> str:
+    """The session's strong ETag: what a GET of it carries, and what ``If-Match`` is
+    compared with (``musehub.api.conditional``)."""
+    return etag_of(session_body(row))
+
+
+def stats_body(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """``sessions_app.selectors.session_stats`` as the API shows it: seconds as float
+    seconds (like ``durationSeconds``), dates as ``YYYY-MM-DD`` (UTC)."""
+
+    def groups(rows, key: str) -> list[dict[str, Any]]:
+        return [{key: row[key], "sessions": row["sessions"], "seconds": row["seconds"].total_seconds()} for row in rows]
+
+    return {
+        "sessions": stats["sessions"],
+        "active": stats["active"],
+        "totalSeconds": stats["seconds"].total_seconds(),
+        "commits": stats["commits"],
+        "participants": groups(stats["participants"], "name"),
+        "locations": groups(stats["locations"], "name"),
+        "byDay": [
+            {"date": day["date"].isoformat(), "sessions": day["sessions"], "seconds": day["seconds"].total_seconds()}
+            for day in stats["by_day"]
+        ],
+    }

@@ -1,4 +1,5 @@
-"""Reading sessions: one session, a page of a repo's sessions, the stale ones.
+"""Reading sessions: one session, a caller's current one, a page of a repo's sessions, all
+of them in chunks (exports), their totals (stats), the stale ones.
 
 Every read returns session rows (``sessions_app.render.ROW_FIELDS``), the one shape the
 API renders with ``session_body``; "no such session" is ``NotFoundError``. The hot reads
@@ -9,16 +10,19 @@ more CPU than PostgreSQL spends answering it.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db import connection
+from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySet
+from django.db.models.functions import TruncDate
 
 from musehub.core.compiled import CompiledQuery
 from musehub.core.errors import NotFoundError
 from musehub.core.keyset import KeysetPage, keyset_page, keyset_rows
 from sessions_app.filters import filter_sessions
+from sessions_app.lookups import JsonArrayLength, big_read, stats_sql
 from sessions_app.models import Session
 from sessions_app.render import ROW_FIELDS
 
@@ -39,6 +43,24 @@ def session_get(*, repo_id: str, session_id: str) -> dict[str, Any]:
     if not rows:
         raise NotFoundError("Session not found.")
     return rows[0]
+
+
+def session_current(*, repo_id: str, author_id: int) -> dict[str, Any]:
+    """The newest active session of user ``author_id`` in repo ``repo_id`` (by startedAt,
+    then sessionId); ``NotFoundError`` when they have none running there.
+
+    Served by the partial index of active sessions (``session_repo_active_idx``): a repo
+    holds few active sessions however many it has in all.
+    """
+    row = (
+        Session.objects.filter(repo_id=repo_id, author_id=author_id, is_active=True)
+        .order_by(*(f"-{key}" for key in NEWEST_FIRST))
+        .values(*ROW_FIELDS)
+        .first()
+    )
+    if row is None:
+        raise NotFoundError("You have no active session in this repo.")
+    return row
 
 
 def session_list(
@@ -87,6 +109,108 @@ def session_list(
         limit=limit,
         cursor=cursor,
     )
+
+
+#: Rows an export reads per query: memory stays flat however many sessions it walks.
+EXPORT_CHUNK = 1000
+
+
+def session_chunks(
+    *,
+    repo_id: str,
+    filters: Mapping[str, Any] | None = None,
+    chunk_size: int | None = None,
+    columns: tuple[str, ...] = ROW_FIELDS,
+) -> Iterator[list[dict[str, Any]]]:
+    """Every session of the repo matching ``filters`` (as ``session_list`` takes them),
+    newest first, ``chunk_size`` rows (default ``EXPORT_CHUNK``) per query.
+
+    ``columns`` are those of a session row (``ROW_FIELDS``) or ``commit_count``: an export
+    that shows how many commits a session has need not read and decode each id.
+
+    Each chunk is a keyset page of its own statement, so no transaction or server-side
+    cursor stays open between chunks (an export streams for as long as its client reads);
+    a session is yielded at most once even while others are created or deleted meanwhile.
+    """
+    size = chunk_size or EXPORT_CHUNK
+    rows = filter_sessions(Session.objects.filter(repo_id=repo_id), dict(filters or {}))
+    if "commit_count" in columns:
+        rows = rows.annotate(commit_count=JsonArrayLength("commits"))
+    rows = rows.values(*columns)
+    after = None
+    while True:
+        # keyset_rows reads one row more than asked: whether another chunk follows.
+        chunk = list(keyset_rows(rows, keys=NEWEST_FIRST, limit=size, after=after))
+        yield chunk[:size]
+        if len(chunk) <= size:
+            return
+        last = chunk[size - 1]
+        after = (last["started_at"], last["session_id"])
+
+
+def session_stats(*, repo_id: str, filters: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Totals over the repo's sessions matching ``filters``, computed by the database in one
+    aggregate statement (``sessions_app.lookups.stats_sql``):
+
+    ``sessions``, ``active``, ``seconds`` (a timedelta: ended sessions only), ``commits``
+    (the sum of commit counts), and ``participants``, ``locations`` (``{"name", "sessions",
+    "seconds"}``, by seconds descending then name), ``by_day`` (``{"date", "sessions",
+    "seconds"}``, by UTC start date). A participant listed twice in one session counts
+    once; a session without a location is left out of ``locations``.
+    """
+    per_session = (
+        filter_sessions(Session.objects.filter(repo_id=repo_id), dict(filters or {}))
+        .order_by()
+        .annotate(
+            day=TruncDate("started_at", tzinfo=UTC),
+            duration=ExpressionWrapper(F("ended_at") - F("started_at"), output_field=DurationField()),
+            commit_count=JsonArrayLength("commits"),
+        )
+        .values("day", "location", "participants", "is_active", "duration", "commit_count")
+    )
+    sql, params = stats_sql(per_session, connection)
+    totals: dict[str, list[dict[str, Any]]] = {"day": [], "location": [], "participant": []}
+    with big_read(connection), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for kind, key, sessions, active, duration, commits in cursor.fetchall():
+            totals[kind].append(
+                {
+                    "key": key,
+                    # PostgreSQL sums integers as numeric (Decimal).
+                    "sessions": int(sessions),
+                    "active": int(active or 0),
+                    "seconds": _as_timedelta(duration),
+                    "commits": int(commits or 0),
+                }
+            )
+    days = sorted(totals["day"], key=lambda day: day["key"])
+
+    def ranked(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        groups.sort(key=lambda group: (-group["seconds"], group["key"]))
+        return [{"name": group["key"], "sessions": group["sessions"], "seconds": group["seconds"]} for group in groups]
+
+    return {
+        "sessions": sum(day["sessions"] for day in days),
+        "active": sum(day["active"] for day in days),
+        "seconds": sum((day["seconds"] for day in days), timedelta()),
+        "commits": sum(day["commits"] for day in days),
+        "participants": ranked(totals["participant"]),
+        "locations": ranked(totals["location"]),
+        "by_day": [
+            {"date": date.fromisoformat(day["key"]), "sessions": day["sessions"], "seconds": day["seconds"]}
+            for day in days
+        ],
+    }
+
+
+def _as_timedelta(value) -> timedelta:
+    """A sum of durations as a database returns it (an interval; SQLite: microseconds;
+    None when every session summed is active) as a timedelta."""
+    if value is None:
+        return timedelta()
+    if isinstance(value, timedelta):
+        return value
+    return timedelta(microseconds=int(value))
 
 
 def sessions_stale(*, started_before: datetime) -> list[tuple[str, str]]:

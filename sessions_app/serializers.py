@@ -74,3 +74,30 @@ class SessionListSerializer(serializers.Serializer):
     sessions = SessionSerializer(many=True, read_only=True)
     total = serializers.IntegerField(read_only=True)
     next_cursor = serializers.CharField(read_only=True, allow_null=True)
+
+
+class _NamedTotalSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    sessions = serializers.IntegerField(read_only=True)
+    seconds = serializers.FloatField(read_only=True, help_text="Of the ended sessions only.")
+
+
+class _DayTotalSerializer(serializers.Serializer):
+    date = serializers.DateField(read_only=True, help_text="UTC start date.")
+    sessions = serializers.IntegerField(read_only=True)
+    seconds = serializers.FloatField(read_only=True, help_text="Of the ended sessions only.")
+
+
+@extend_schema_serializer(many=False)
+class SessionStatsSerializer(serializers.Serializer):
+    """``GET /repos/{repoId}/sessions/stats`` (``sessions_app.render.stats_body``)."""
+
+    sessions = serializers.IntegerField(read_only=True, help_text="Sessions matching the filters.")
+    active = serializers.IntegerField(read_only=True, help_text="Of those, how many are active.")
+    total_seconds = serializers.FloatField(read_only=True, help_text="Sum of durationSeconds of the ended ones.")
+    commits = serializers.IntegerField(read_only=True, help_text="Sum of their commit counts.")
+    participants = _NamedTotalSerializer(many=True, read_only=True, help_text="By seconds descending, then name.")
+    locations = _NamedTotalSerializer(
+        many=True, read_only=True, help_text="By seconds descending, then name; sessions without one left out."
+    )
+    by_day = _DayTotalSerializer(many=True, read_only=True, help_text="By UTC start date, ascending.")

@@ -12,7 +12,9 @@ as many gunicorn workers on many machines):
 - a stop is one conditional UPDATE (``WHERE ended_at IS NULL``): of two racing stops
   exactly one matches, the other waits on the row lock and then finds it stopped;
 - an edit, an append and a delete lock the session row (``SELECT ... FOR UPDATE``) first,
-  so each sees what the others committed before it.
+  so each sees what the others committed before it;
+- a caller's precondition (``if_match``, an HTTP ``If-Match``) is judged on that locked row
+  (a stop with one locks its row first), so nothing changes between check and write.
 
 Every change records its event (``events_app.services.event_record``) last in its own
 transaction: the event, and its webhook deliveries, commit with the change or not at all.
@@ -33,7 +35,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from events_app.services import event_record
-from musehub.core.errors import ConflictError, NotFoundError
+from musehub.core.errors import ConflictError, NotFoundError, PreconditionFailedError
 from musehub.core.naming import camel
 from musehub.core.timestamps import format_timestamp, to_utc
 from musehub.genesis import compute_identity_id, compute_session_id
@@ -41,9 +43,11 @@ from repos_app.models import Repo
 from sessions_app.fields import COMPARED, MAX_COMMITS, check_editable, create_values
 from sessions_app.models import Session
 from sessions_app.render import AUTHOR, ROW_FIELDS, session_body
-from sessions_app.selectors import session_get, sessions_stale
+from sessions_app.selectors import session_current, session_get, sessions_stale
 
 Row = dict[str, Any]
+#: A caller's condition on a session's current row (``_check``).
+Precondition = Callable[[Row], bool]
 _ONE_MICROSECOND = timedelta(microseconds=1)
 
 
@@ -109,13 +113,24 @@ def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[R
 
 @transaction.atomic(savepoint=False)
 def session_stop(
-    *, repo_id: str, session_id: str, ended_at: datetime | None = None, notes: str | None = None, actor=None
+    *,
+    repo_id: str,
+    session_id: str,
+    ended_at: datetime | None = None,
+    notes: str | None = None,
+    if_match: Precondition | None = None,
+    actor=None,
 ) -> Row:
     """End a session; idempotent.
 
     ``ended_at`` defaults to now, or to ``started_at`` if that is later. A session that
     already ended keeps its first ``ended_at`` (and notes): stopping it changes nothing.
+    ``if_match``: see ``_check``.
     """
+    if if_match is not None:
+        # The condition is judged on the row as it is while no one else can change it:
+        # locked, then stopped by the same conditional UPDATE as without a condition.
+        _check(_locked_row(repo_id, session_id), if_match)
     stopped = _stop(repo_id=repo_id, session_id=session_id, ended_at=ended_at, notes=notes)
     row = session_get(repo_id=repo_id, session_id=session_id)
     # Not stopped yet still active: the given endedAt is before the session's start.
@@ -127,19 +142,46 @@ def session_stop(
 
 
 @transaction.atomic(savepoint=False)
-def session_update(*, repo_id: str, session_id: str, actor=None, **changes: Any) -> Row:
+def session_stop_current(
+    *,
+    repo_id: str,
+    author_id: int,
+    ended_at: datetime | None = None,
+    notes: str | None = None,
+    if_match: Precondition | None = None,
+    actor=None,
+) -> Row:
+    """Stop the newest active session of ``author_id`` in the repo (``session_current``);
+    ``NotFoundError`` when there is none. The CLI's ``muse session stop`` needs no id."""
+    current = session_current(repo_id=repo_id, author_id=author_id)
+    return session_stop(
+        repo_id=repo_id,
+        session_id=current["session_id"],
+        ended_at=ended_at,
+        notes=notes,
+        if_match=if_match,
+        actor=actor,
+    )
+
+
+@transaction.atomic(savepoint=False)
+def session_update(
+    *, repo_id: str, session_id: str, if_match: Precondition | None = None, actor=None, **changes: Any
+) -> Row:
     """Edit what ``sessions_app.fields`` marks editable (intent, location, notes,
     participants, commits, tags). Only the columns whose value changes are written."""
     check_editable(changes)
     if "commits" in changes:
         changes["commits"] = _dedupe(changes["commits"])
-    return _apply(_locked_row(repo_id, session_id), changes, event="session.updated", actor=actor)
+    return _apply(_check(_locked_row(repo_id, session_id), if_match), changes, event="session.updated", actor=actor)
 
 
 @transaction.atomic(savepoint=False)
-def session_commits_add(*, repo_id: str, session_id: str, commits: Iterable[str], actor=None) -> Row:
+def session_commits_add(
+    *, repo_id: str, session_id: str, commits: Iterable[str], if_match: Precondition | None = None, actor=None
+) -> Row:
     """Append commit ids, keeping order and dropping ids already present."""
-    row = _locked_row(repo_id, session_id)
+    row = _check(_locked_row(repo_id, session_id), if_match)
     merged = _dedupe([*row["commits"], *commits])
     if len(merged) > MAX_COMMITS:
         raise ValidationError({"commits": [f"A session holds at most {MAX_COMMITS} commits."]})
@@ -147,9 +189,9 @@ def session_commits_add(*, repo_id: str, session_id: str, commits: Iterable[str]
 
 
 @transaction.atomic(savepoint=False)
-def session_delete(*, repo_id: str, session_id: str, actor=None) -> Row:
+def session_delete(*, repo_id: str, session_id: str, if_match: Precondition | None = None, actor=None) -> Row:
     """Delete a session and keep the repo's count exact; returns the session as it was."""
-    row = _locked_row(repo_id, session_id)
+    row = _check(_locked_row(repo_id, session_id), if_match)
     Session.objects.filter(pk=session_id).delete()
     _add_to_session_count(repo_id, -1)
     _record(row, "session.deleted", actor)
@@ -185,6 +227,19 @@ def _check_retry_matches(existing: Row, given: Mapping[str, Any]) -> None:
         raise ConflictError(
             f"A session with this startedAt already exists for you in this repo, with different {names}."
         )
+
+
+def _check(row: Row, if_match: Precondition | None) -> Row:
+    """``row`` when the caller's precondition holds for it (or there is none); else
+    ``PreconditionFailedError``, before anything is written.
+
+    ``if_match(row)`` is the caller's condition on the session as it is now (an HTTP
+    ``If-Match``, already turned into a predicate by the API). Every write that takes one
+    judges it on the locked row, so no change can slip in between the check and the write.
+    """
+    if if_match is not None and not if_match(row):
+        raise PreconditionFailedError()
+    return row
 
 
 def _locked_row(repo_id: str, session_id: str) -> Row:

@@ -6,35 +6,74 @@ call a service, serialize. The rules live in ``sessions_app.services``.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.http import StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from musehub.api.conditional import ConditionalGetMixin, if_match_condition
 from musehub.api.pagination import next_link, parse_limit
-from musehub.api.schema import ERRORS_DELETE, ERRORS_IF_MATCH, ERRORS_READ, ERRORS_WRITE, LIST_PARAMETERS
+from musehub.api.renderers import accepts
+from musehub.api.schema import (
+    ERRORS_DELETE,
+    ERRORS_IF_MATCH,
+    ERRORS_READ,
+    ERRORS_WRITE,
+    IF_MATCH_PARAMETER,
+    IF_NONE_MATCH_PARAMETERS,
+    LIST_PARAMETERS,
+    NOT_MODIFIED,
+)
+from musehub.api.streaming import with_heartbeat
 from musehub.api.transactions import AtomicHandlerMixin
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
-from sessions_app import selectors, services
+from sessions_app import export, selectors, services
 from sessions_app.filters import SessionFilter, clean_filters
 from sessions_app.models import Session
-from sessions_app.render import session_body
+from sessions_app.render import session_body, session_etag, stats_body
 from sessions_app.serializers import (
     SessionCommitsSerializer,
     SessionCreateSerializer,
     SessionListSerializer,
     SessionSerializer,
+    SessionStatsSerializer,
     SessionStopSerializer,
     SessionUpdateSerializer,
 )
+
+#: ``?format=`` of an export: (media type, file extension, the rows -> bytes writer).
+EXPORT_FORMATS = {
+    "csv": ("text/csv; charset=utf-8", "csv", export.csv_chunks),
+    "ics": ("text/calendar; charset=utf-8", "ics", export.ics_chunks),
+}
+
+#: The list's filters, for the routes that take them without paging (stats, export).
+FILTER_PARAMETERS = [
+    OpenApiParameter("active", OpenApiTypes.BOOL, description="Only active (true) or ended (false) sessions."),
+    OpenApiParameter("participant", OpenApiTypes.STR, description="Sessions with exactly this participant."),
+    OpenApiParameter("startedAfter", OpenApiTypes.DATETIME, description="Started strictly after this instant."),
+    OpenApiParameter("startedBefore", OpenApiTypes.DATETIME, description="Started strictly before this instant."),
+    OpenApiParameter(
+        "tag",
+        {"type": "array", "items": {"type": "string", "pattern": "^[a-z0-9-]{1,40}$"}},
+        explode=True,
+        description="Sessions with this tag; repeat it to require several.",
+    ),
+]
+WRITE_CONDITIONAL = {**ERRORS_WRITE, **ERRORS_IF_MATCH}
 
 
 @extend_schema_view(
     list=extend_schema(
         summary="List a repo's sessions, newest first",
-        parameters=LIST_PARAMETERS,
-        responses={200: SessionListSerializer, **ERRORS_READ},
+        parameters=[*LIST_PARAMETERS, *IF_NONE_MATCH_PARAMETERS],
+        responses={200: SessionListSerializer, **NOT_MODIFIED, **ERRORS_READ},
     ),
     create=extend_schema(
         summary="Start a session (or push a finished one)",
@@ -45,15 +84,24 @@ from sessions_app.serializers import (
             **ERRORS_WRITE,
         },
     ),
-    retrieve=extend_schema(summary="Get a session", responses={200: SessionSerializer, **ERRORS_READ}),
+    retrieve=extend_schema(
+        summary="Get a session",
+        parameters=IF_NONE_MATCH_PARAMETERS,
+        responses={200: SessionSerializer, **NOT_MODIFIED, **ERRORS_READ},
+    ),
     partial_update=extend_schema(
         summary="Edit a session",
         request=SessionUpdateSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
+        parameters=[IF_MATCH_PARAMETER],
+        responses={200: SessionSerializer, **WRITE_CONDITIONAL},
     ),
-    destroy=extend_schema(summary="Delete a session", responses={204: None, **ERRORS_DELETE, **ERRORS_IF_MATCH}),
+    destroy=extend_schema(
+        summary="Delete a session",
+        parameters=[IF_MATCH_PARAMETER],
+        responses={204: None, **ERRORS_DELETE, **ERRORS_IF_MATCH},
+    ),
 )
-class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
+class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     """Recording sessions of one repo."""
 
     serializer_class = SessionSerializer
@@ -63,9 +111,24 @@ class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSe
     lookup_url_kwarg = "session_id"
 
     def get_permissions(self):
-        if self.action in ("list", "retrieve"):
+        if self.action in ("list", "retrieve", "stats", "export"):
             return [CanReadRepo()]
+        if self.action == "current":
+            # "Your" current session needs a "you": anonymous callers are 401 on any repo.
+            return [IsAuthenticated(), CanReadRepo()]
         return [CanWriteRepo()]
+
+    def perform_content_negotiation(self, request, force=False):
+        if self.action != "export" or force:
+            return super().perform_content_negotiation(request, force=force)
+        # DRF would read ``?format=`` as a renderer's name; an export's ``format`` is its own
+        # parameter, and its answer a stream no renderer makes. What the client must accept
+        # is that file's type (or, when the format is missing or unknown, the JSON 422).
+        chosen = EXPORT_FORMATS.get(request.query_params.get("format", ""))
+        if not accepts(request, chosen[0] if chosen else "application/json"):
+            raise NotAcceptable()
+        renderer = self.get_renderers()[0]
+        return renderer, renderer.media_type
 
     def get_queryset(self):  # for the schema generator; requests go through the selectors
         return Session.objects.none()
@@ -100,44 +163,115 @@ class SessionViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSe
     def partial_update(self, request, repo_id: str, session_id: str):
         self.get_repo()
         changes = self._valid(SessionUpdateSerializer)
-        return Response(
-            session_body(services.session_update(repo_id=repo_id, session_id=session_id, actor=request.user, **changes))
+        row = services.session_update(
+            repo_id=repo_id, session_id=session_id, if_match=self._if_match(), actor=request.user, **changes
         )
+        return Response(session_body(row))
 
     def destroy(self, request, repo_id: str, session_id: str):
         self.get_repo()
-        services.session_delete(repo_id=repo_id, session_id=session_id, actor=request.user)
+        services.session_delete(repo_id=repo_id, session_id=session_id, if_match=self._if_match(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
         summary="Stop a session (idempotent)",
         request=SessionStopSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
+        parameters=[IF_MATCH_PARAMETER],
+        responses={200: SessionSerializer, **WRITE_CONDITIONAL},
     )
     @action(detail=True, methods=["post"])
     def stop(self, request, repo_id: str, session_id: str):
         self.get_repo()
         given = self._valid(SessionStopSerializer)
-        return Response(
-            session_body(services.session_stop(repo_id=repo_id, session_id=session_id, actor=request.user, **given))
+        row = services.session_stop(
+            repo_id=repo_id, session_id=session_id, if_match=self._if_match(), actor=request.user, **given
         )
+        return Response(session_body(row))
 
     @extend_schema(
         summary="Append commits to a session",
         request=SessionCommitsSerializer,
-        responses={200: SessionSerializer, **ERRORS_WRITE, **ERRORS_IF_MATCH},
+        parameters=[IF_MATCH_PARAMETER],
+        responses={200: SessionSerializer, **WRITE_CONDITIONAL},
     )
     @action(detail=True, methods=["post"])
     def commits(self, request, repo_id: str, session_id: str):
         self.get_repo()
         commits = self._valid(SessionCommitsSerializer)["commits"]
-        return Response(
-            session_body(
-                services.session_commits_add(
-                    repo_id=repo_id, session_id=session_id, commits=commits, actor=request.user
-                )
-            )
+        row = services.session_commits_add(
+            repo_id=repo_id, session_id=session_id, commits=commits, if_match=self._if_match(), actor=request.user
         )
+        return Response(session_body(row))
+
+    @extend_schema(
+        summary="Your newest active session in this repo",
+        parameters=IF_NONE_MATCH_PARAMETERS,
+        responses={200: SessionSerializer, **NOT_MODIFIED, **ERRORS_READ},
+    )
+    @action(detail=False, methods=["get"])
+    def current(self, request, repo_id: str):
+        self.get_repo()
+        return Response(session_body(selectors.session_current(repo_id=repo_id, author_id=request.user.pk)))
+
+    @extend_schema(
+        summary="Stop your newest active session in this repo",
+        request=SessionStopSerializer,
+        parameters=[IF_MATCH_PARAMETER],
+        responses={200: SessionSerializer, **WRITE_CONDITIONAL},
+    )
+    @action(detail=False, methods=["post"], url_path="current/stop")
+    def current_stop(self, request, repo_id: str):
+        self.get_repo()
+        given = self._valid(SessionStopSerializer)
+        row = services.session_stop_current(
+            repo_id=repo_id, author_id=request.user.pk, if_match=self._if_match(), actor=request.user, **given
+        )
+        return Response(session_body(row))
+
+    @extend_schema(
+        summary="Totals of the repo's sessions: time, people, places, days",
+        parameters=[*FILTER_PARAMETERS, *IF_NONE_MATCH_PARAMETERS],
+        responses={200: SessionStatsSerializer, **NOT_MODIFIED, **ERRORS_READ},
+    )
+    @action(detail=False, methods=["get"])
+    def stats(self, request, repo_id: str):
+        self.get_repo()
+        stats = selectors.session_stats(repo_id=repo_id, filters=clean_filters(request.query_params))
+        return Response(stats_body(stats))
+
+    @extend_schema(
+        summary="Download the repo's sessions as CSV or iCalendar (streamed, newest first)",
+        parameters=[
+            OpenApiParameter(
+                "format", OpenApiTypes.STR, enum=[*EXPORT_FORMATS], required=True, description="csv or ics."
+            ),
+            *FILTER_PARAMETERS,
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="A header row, then a row per session."),
+            (200, "text/calendar"): OpenApiResponse(OpenApiTypes.STR, description="One VEVENT per session."),
+            **ERRORS_READ,
+        },
+    )
+    @action(detail=False, methods=["get"])
+    def export(self, request, repo_id: str):
+        repo = self.get_repo()
+        # Everything that can refuse the request is checked here: once the stream has
+        # started, its status line is sent.
+        chosen = EXPORT_FORMATS.get(request.query_params.get("format", ""))
+        if chosen is None:
+            raise ValidationError({"format": [f"Must be one of: {', '.join(EXPORT_FORMATS)}."]})
+        content_type, extension, write = chosen
+        chunks = selectors.session_chunks(
+            repo_id=repo_id, filters=clean_filters(request.query_params), columns=export.COLUMNS
+        )
+        response = StreamingHttpResponse(with_heartbeat(write(chunks)), content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="{repo["slug"]}-sessions.{extension}"'
+        return response
+
+    def _if_match(self):
+        """The request's ``If-Match`` as a condition for the service (None without one)."""
+        return if_match_condition(self.request, session_etag)
 
     def _valid(self, serializer_class) -> dict:
         """The request body, checked by ``serializer_class``: what the client sent (422 if invalid)."""

@@ -14,8 +14,8 @@ from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from musehub.api.exceptions import Conflict
-from musehub.core.errors import ConflictError, NotFoundError, flatten_messages
+from musehub.api.exceptions import Conflict, PreconditionFailed
+from musehub.core.errors import ConflictError, NotFoundError, PreconditionFailedError, flatten_messages
 from musehub.core.naming import camel
 
 logger = logging.getLogger("musehub.api")
@@ -55,6 +55,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound(exc.message)
     elif isinstance(exc, ConflictError):
         exc = Conflict(exc.message)
+    elif isinstance(exc, PreconditionFailedError):
+        exc = PreconditionFailed(exc.message)
     if isinstance(exc, exceptions.ValidationError):
         response = drf_exception_handler(exc, context)
         response.status_code = status.HTTP_422_UNPROCESSABLE_ENTITY

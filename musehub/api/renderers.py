@@ -8,6 +8,7 @@ from typing import Any
 from django.utils.encoding import force_str
 from django.utils.functional import Promise
 from rest_framework.renderers import JSONRenderer as DRFJSONRenderer
+from rest_framework.utils.mediatypes import media_type_matches
 
 from musehub.core.naming import camel
 
@@ -67,3 +68,11 @@ class JSONRenderer(DRFJSONRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return super().render(camelize(data), accepted_media_type, renderer_context)
+
+
+def accepts(request, media_type: str) -> bool:
+    """Whether the request's ``Accept`` header allows ``media_type`` (no header allows
+    anything), for answers no renderer makes (a streamed export)."""
+    header = request.META.get("HTTP_ACCEPT", "") or "*/*"
+    bare = media_type.split(";")[0].strip()  # its parameters (charset) are not negotiated
+    return any(media_type_matches(bare, accepted.strip()) for accepted in header.split(","))

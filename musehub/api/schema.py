@@ -80,6 +80,30 @@ LIST_PARAMETERS = [
 ]
 
 
+NOT_MODIFIED = {304: OpenApiResponse(description="If-None-Match holds the current ETag: no body.")}
+IF_MATCH_PARAMETER = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    description="Change only if the session's ETag is one of these (strong comparison; `*`: any). Else 412.",
+)
+IF_NONE_MATCH_PARAMETERS = [
+    OpenApiParameter(
+        "If-None-Match",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        description="ETags the client holds: 304 with no body when the current one is among them.",
+    ),
+    OpenApiParameter(
+        "ETag",
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        response=[200, 304],
+        description="Strong validator of this body: send it back in If-None-Match (or If-Match to change it).",
+    ),
+]
+
+
 class BearerTokenScheme(OpenApiAuthenticationExtension):
     """Documents ``Authorization: Bearer <token>``."""
 

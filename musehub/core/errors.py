@@ -1,7 +1,7 @@
 """Errors the services raise. They know nothing of HTTP; the API maps them to status codes.
 
 A broken rule on well-formed input is Django's ``ValidationError`` with a dict of
-snake_case field names (422 on the API); these two cover the rest.
+snake_case field names (422 on the API); these cover the rest.
 """
 
 
@@ -29,3 +29,12 @@ def flatten_messages(detail) -> list[str]:
     if isinstance(detail, list):
         return [text for value in detail for text in flatten_messages(value)]
     return [str(detail)]
+
+
+class PreconditionFailedError(Exception):
+    """The caller's condition on the current state (an ``If-Match``) does not hold: nothing
+    was changed."""
+
+    def __init__(self, message: str = "The session has changed since you read it: read it again.") -> None:
+        super().__init__(message)
+        self.message = message

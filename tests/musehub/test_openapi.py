@@ -233,3 +233,49 @@ def test_docs_page_loads_swagger_ui_from_this_server(client):
     assert all(src.startswith("/static/") for src in scripts), scripts
     for src in scripts:
         assert client.get(src).status_code == 200, src
+
+
+def test_reports_and_conveniences_are_documented(schema):
+    paths = schema["paths"]
+    export = paths["/api/repos/{repoId}/sessions/export"]["get"]
+    assert set(export["responses"]["200"]["content"]) == {"text/csv", "text/calendar"}
+    export_format = next(p for p in export["parameters"] if p["name"] == "format")
+    assert (export_format["required"], export_format["schema"]["enum"]) == (True, ["csv", "ics"])
+    query = {p["name"] for p in export["parameters"] if p["in"] == "query"}
+    assert query == {"format", "active", "participant", "startedAfter", "startedBefore", "tag"}
+
+    stats = paths["/api/repos/{repoId}/sessions/stats"]["get"]["responses"]["200"]
+    body = schema["components"]["schemas"][stats["content"]["application/json"]["schema"]["$ref"].split("/")[-1]]
+    assert set(body["properties"]) == {
+        "sessions",
+        "active",
+        "totalSeconds",
+        "commits",
+        "participants",
+        "locations",
+        "byDay",
+    }
+
+    current = paths["/api/repos/{repoId}/sessions/current"]["get"]
+    assert current["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Session"
+    }
+    assert {} not in current["security"]  # a token is needed to know whose session
+    assert "412" in paths["/api/repos/{repoId}/sessions/current/stop"]["post"]["responses"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/repos/{repoId}/sessions",
+        "/api/repos/{repoId}/sessions/{sessionId}",
+        "/api/repos/{repoId}/sessions/current",
+        "/api/repos/{repoId}/sessions/stats",
+        "/api/repos/{repoId}",
+    ],
+)
+def test_conditional_reads_document_etag_and_304(schema, path):
+    operation = schema["paths"][path]["get"]
+    assert "304" in operation["responses"]
+    assert "ETag" in operation["responses"]["200"]["headers"]
+    assert any(p["name"] == "If-None-Match" and p["in"] == "header" for p in operation["parameters"])

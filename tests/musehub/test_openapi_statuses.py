@@ -54,7 +54,10 @@ def statuses_that_apply(path: str, method: str, operation: dict) -> set[int]:
     if "{" in path:
         expected.add(404)  # an id that names nothing (or a private repo the caller may not see)
     needs_token = {} not in operation["security"]
-    if "{repoId}" in path and (method != "get" or needs_token):
+    # GET .../sessions/current needs a token to know whose session, not for a role: a
+    # caller who can see the repo may read it (and has none: 404).
+    role_read = needs_token and not path.endswith("/sessions/current")
+    if "{repoId}" in path and (method != "get" or role_read):
         expected.add(403)  # signed in, but without the role this needs on a repo it can see
     if "201" in operation["responses"] or (path == "/api/repos/{repoId}" and method == "patch"):
         expected.add(409)  # a slug taken, a retried create that differs
@@ -101,14 +104,25 @@ def test_session_writes_document_412_and_reads_do_not(schema):
 
 # ── what the API really answers ──────────────────────────────────────────────
 @pytest.fixture
-def world(db):
+def world(db, settings):
+    from events_app.services import hook_create, hook_ping
+
     owner = UserFactory(username="schemaowner")
     UserFactory(username="friend")
     repo = make_repo(owner=owner, visibility="public")
     session = make_session(repo)
+    settings.MUSEHUB_WEBHOOK_ALLOW_PRIVATE = True  # a receiver on loopback: nothing is sent here
+    hook = hook_create(repo_id=repo.pk, url="http://127.0.0.1:9/hook", secret="s" * 20)
+    delivery = hook_ping(hook=hook)
     return {
         "headers": auth_header(make_token(owner)),
-        "values": {"repoId": repo.pk, "sessionId": session.pk, "username": "friend"},
+        "values": {
+            "repoId": repo.pk,
+            "sessionId": session.pk,
+            "username": "friend",
+            "hookId": str(hook.pk),
+            "deliveryId": str(delivery.pk),
+        },
     }
 
 
