@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 
-from celery import shared_task
+from celery import current_app, shared_task
 
 from events_app import delivery as attempts
 from events_app.models import Delivery, DeliveryStatus
@@ -22,9 +22,7 @@ logger = logging.getLogger("musehub.webhooks")
 
 #: Seconds a process skips queueing after the broker failed it (the sweep catches up).
 BROKER_PAUSE = 5.0
-#: One immediate retry, on a fresh connection: a pooled connection that went stale when the
-#: broker restarted fails once; a broker that is down fails twice, fast (connect timeout 2 s).
-PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0, "interval_max": 0}
+
 _broker_down_until = 0.0
 
 
@@ -72,13 +70,24 @@ def sweep() -> int:
 def publish_deliveries(delivery_pks: list[int], *, countdown: float | None = None) -> list[int]:
     """Put a ``deliver`` message on the queue per delivery; raises if the broker is down."""
     for pk in delivery_pks:
-        deliver.apply_async((pk,), countdown=countdown, retry=True, retry_policy=PUBLISH_RETRY)
+        _publish(deliver, (pk,), countdown=countdown)
     return delivery_pks
+
+
+def _publish(task, args: tuple, **options) -> None:
+    """``task.apply_async``, and once more on a connection of its own if that fails: a pooled
+    connection goes stale when the broker restarts, and fails once before it is replaced."""
+    try:
+        task.apply_async(args, retry=False, **options)
+    except Exception:
+        with current_app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
+            task.apply_async(args, retry=False, connection=connection, **options)
 
 
 def enqueue_event(event_pk: int) -> None:
     """After an event's commit: queue its deliveries, or leave them to the sweep."""
-    _from_request(deliver_event.apply_async, (event_pk,), retry=True, retry_policy=PUBLISH_RETRY)
+    _from_request(_publish, deliver_event, (event_pk,))
 
 
 def enqueue_deliveries(delivery_pks: list[int]) -> None:
