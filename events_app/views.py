@@ -29,6 +29,7 @@ from musehub.api.pagination import next_link
 from musehub.api.renderers import Camelized
 from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE
 from musehub.api.transactions import AtomicHandlerMixin
+from musehub.api.validation import validated
 from repos_app.models import Repo
 from repos_app.permissions import CanReadRepo, IsRepoOwner, RepoScopedMixin
 
@@ -134,9 +135,7 @@ class HookViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
 
     def create(self, request, repo_id: str):
         repo = self.get_repo()
-        serializer = HookCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        hook = services.hook_create(repo_id=repo["repo_id"], **serializer.validated_data)
+        hook = services.hook_create(repo_id=repo["repo_id"], **validated(HookCreateSerializer, request.data))
         hook.last_delivery = None
         return Response(HookSerializer(hook).data, status=status.HTTP_201_CREATED)
 
@@ -145,9 +144,7 @@ class HookViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
 
     def partial_update(self, request, repo_id: str, hook_id: str):
         hook = self.get_object()
-        serializer = HookUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        services.hook_update(hook=hook, **serializer.validated_data)
+        services.hook_update(hook=hook, **validated(HookUpdateSerializer, request.data, partial=True))
         return Response(self._hook_body(hook.repo_id, hook.pk))
 
     def destroy(self, request, repo_id: str, hook_id: str):

@@ -19,6 +19,7 @@ from musehub.api.schema import (
     NOT_MODIFIED,
 )
 from musehub.api.transactions import AtomicHandlerMixin
+from musehub.api.validation import validated
 from repos_app import selectors, services
 from repos_app.models import Repo
 from repos_app.permissions import CanReadRepo, IsRepoMember, IsRepoOwner, RepoScopedMixin
@@ -85,9 +86,7 @@ class RepoViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, view
         return Response(body, headers=headers)
 
     def create(self, request):
-        serializer = RepoCreateSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        row = services.repo_create(owner=request.user, **serializer.validated_data)
+        row = services.repo_create(owner=request.user, **validated(RepoCreateSerializer, request.data))
         return Response(repo_body(row), status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, repo_id: str):
@@ -95,9 +94,8 @@ class RepoViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, view
 
     def partial_update(self, request, repo_id: str):
         self.get_repo()
-        serializer = RepoUpdateSerializer(data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        return Response(repo_body(services.repo_update(repo_id=repo_id, **serializer.validated_data)))
+        changes = validated(RepoUpdateSerializer, request.data, partial=True)
+        return Response(repo_body(services.repo_update(repo_id=repo_id, **changes)))
 
     def destroy(self, request, repo_id: str):
         self.get_repo()
@@ -134,11 +132,8 @@ class CollaboratorViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMix
 
     def update(self, request, repo_id: str, username: str):
         self.get_repo()
-        serializer = CollaboratorSetSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        grant, created = services.collaborator_set(
-            repo_id=repo_id, username=username, permission=serializer.validated_data["permission"]
-        )
+        permission = validated(CollaboratorSetSerializer, request.data)["permission"]
+        grant, created = services.collaborator_set(repo_id=repo_id, username=username, permission=permission)
         return Response(grant, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def destroy(self, request, repo_id: str, username: str):

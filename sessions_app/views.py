@@ -32,6 +32,7 @@ from musehub.api.schema import (
 )
 from musehub.api.streaming import with_heartbeat
 from musehub.api.transactions import AtomicHandlerMixin
+from musehub.api.validation import validated
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
 from sessions_app import export, selectors, services
 from sessions_app.filters import SessionFilter, clean_filters
@@ -275,6 +276,4 @@ class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, v
 
     def _valid(self, serializer_class) -> dict:
         """The request body, checked by ``serializer_class``: what the client sent (422 if invalid)."""
-        serializer = serializer_class(data=self.request.data)
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
+        return validated(serializer_class, self.request.data)
