@@ -92,14 +92,13 @@ class ApiErrorMiddleware:
         length (Django itself would silently read a chunked body as empty).
         """
         limit = settings.MAX_REQUEST_BODY_BYTES
-        too_large = JsonResponse({"detail": "Request body too large: the limit is 1 MiB."}, status=413)
         raw = request.META.get("CONTENT_LENGTH") or ""
         if raw == "":
             if "chunked" not in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
                 return None
             body = request.environ["wsgi.input"].read(limit + 1)
             if len(body) > limit:
-                return too_large
+                return _too_large()
             request._stream = LimitedStream(io.BytesIO(body), len(body))
             request.META["CONTENT_LENGTH"] = str(len(body))
             return None
@@ -110,7 +109,7 @@ class ApiErrorMiddleware:
         if length < 0:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
         if length > limit:
-            return too_large
+            return _too_large()
         return None
 
     def process_exception(self, request, exception):
@@ -120,3 +119,7 @@ class ApiErrorMiddleware:
             error_log.warning("database unavailable", extra={"error": str(exception)[:300]})
             return database_unavailable_response()
         return None
+
+
+def _too_large() -> JsonResponse:
+    return JsonResponse({"detail": "Request body too large: the limit is 1 MiB."}, status=413)
