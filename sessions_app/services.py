@@ -127,17 +127,25 @@ def session_stop(
     already ended keeps its first ``ended_at`` (and notes): stopping it changes nothing.
     ``if_match``: see ``_check``.
     """
+    # With a condition, it is judged on the row as it is while no one else can change it
+    # (locked). Without one, a plain read: a session that has ended never starts again, so
+    # a stop of one answers with it and writes nothing.
     if if_match is not None:
-        # The condition is judged on the row as it is while no one else can change it:
-        # locked, then stopped by the same conditional UPDATE as without a condition.
-        _check(_locked_row(repo_id, session_id), if_match)
-    stopped = _stop(repo_id=repo_id, session_id=session_id, ended_at=ended_at, notes=notes)
-    row = session_get(repo_id=repo_id, session_id=session_id)
-    # Not stopped yet still active: the given endedAt is before the session's start.
-    if not stopped and row["is_active"]:
-        raise ValidationError({"ended_at": ["Must not be before the session's startedAt."]})
-    if stopped:
-        _record(row, "session.stopped", actor)
+        row = _check(_locked_row(repo_id, session_id), if_match)
+    else:
+        row = session_get(repo_id=repo_id, session_id=session_id)
+    while row["is_active"]:
+        end = to_utc(ended_at) if ended_at is not None else max(timezone.now(), row["started_at"])
+        if end < row["started_at"]:
+            raise ValidationError({"ended_at": ["Must not be before the session's startedAt."]})
+        changes = {"ended_at": end, "is_active": False, **({"notes": notes} if notes is not None else {})}
+        if _update(session_id, changes, while_active=True):
+            row.update(changes)
+            _record(row, "session.stopped", actor)
+            return row
+        # Another stop ended it between the read and the UPDATE (which waited for that
+        # stop's commit): answer with the session as that stop left it.
+        row = session_get(repo_id=repo_id, session_id=session_id)
     return row
 
 
@@ -261,7 +269,7 @@ def _apply(row: Row, changes: Mapping[str, Any], *, event: str, actor) -> Row:
     the row after. Nothing differs: nothing written, no event."""
     changed = {name: value for name, value in changes.items() if row[name] != value}
     if changed:
-        Session.objects.filter(pk=row["session_id"]).update(**changed)
+        _update(row["session_id"], changed)
         row.update(changed)
         _record(row, event, actor)
     return row
@@ -316,32 +324,21 @@ def _insert_sql(vendor: str) -> str:
     return f"INSERT INTO {quote(Session._meta.db_table)} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
 
 
-def _stop(*, repo_id: str, session_id: str, ended_at: datetime | None, notes: str | None) -> bool:
-    """The stop itself, one conditional UPDATE: True when this call ended the session.
+def _update(session_id: str, changes: Mapping[str, Any], *, while_active: bool = False) -> bool:
+    """Write ``changes`` (field name -> value) to the session's row; with ``while_active``,
+    only if it has not ended (the stop's conditional UPDATE: of two racing stops exactly one
+    matches). True when the row was written.
 
-    Hand-written (portable SQL): building the ORM's UPDATE cost more CPU than a stop's
-    other queries together. Only an active session matches; without ``ended_at`` it ends
-    now, or at its start if that is later.
+    Hand-written, portable SQL: building the ORM's UPDATE cost more CPU than a stop's other
+    queries together. Values are converted by each field, as ``QuerySet.update`` converts them.
     """
-    to_db = connection.ops.adapt_datetimefield_value
-    sets, set_params = ["is_active = %s"], [False]
-    where, where_params = ["repo_id = %s", "session_id = %s", "ended_at IS NULL"], [repo_id, session_id]
-    if ended_at is None:
-        now = to_db(timezone.now())
-        sets.append("ended_at = CASE WHEN started_at > %s THEN started_at ELSE %s END")
-        set_params += [now, now]
-    else:
-        ended_at = to_db(to_utc(ended_at))
-        sets.append("ended_at = %s")
-        set_params.append(ended_at)
-        where.append("started_at <= %s")
-        where_params.append(ended_at)
-    if notes is not None:
-        sets.append("notes = %s")
-        set_params.append(notes)
+    quote = connection.ops.quote_name
+    fields = [Session._meta.get_field(name) for name in changes]
+    sets = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    values = [field.get_db_prep_save(value, connection) for field, value in zip(fields, changes.values(), strict=True)]
+    where = f"{quote(Session._meta.pk.column)} = %s"
+    if while_active:
+        where += f" AND {quote(Session._meta.get_field('ended_at').column)} IS NULL"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {Session._meta.db_table} SET {', '.join(sets)} WHERE {' AND '.join(where)}",
-            [*set_params, *where_params],
-        )
+        cursor.execute(f"UPDATE {quote(Session._meta.db_table)} SET {sets} WHERE {where}", [*values, session_id])
         return cursor.rowcount > 0
