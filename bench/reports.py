@@ -98,10 +98,14 @@ def export_csv(base: str, token: str, repo_id: str, workers: list[int]) -> Repor
             time.sleep(RSS_SAMPLE_S)
 
     rows = 0
+    ends_with_cr = False
 
     def count_rows(chunk: bytes) -> None:
-        nonlocal rows
-        rows += chunk.count(b"\r\n")  # rows end with CRLF; a note's own newline is a bare LF
+        # Rows end with CRLF (a note's own newline is a bare LF); a CRLF can be split between
+        # two chunks, its CR ending one and its LF starting the next.
+        nonlocal rows, ends_with_cr
+        rows += chunk.count(b"\r\n") + (ends_with_cr and chunk.startswith(b"\n"))
+        ends_with_cr = chunk.endswith(b"\r")
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()

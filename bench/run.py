@@ -19,7 +19,9 @@
 Knobs (environment): BENCH_DATABASE_URL, BENCH_DURATION (seconds per scenario, 10),
 BENCH_ROUNDS (3), BENCH_WARMUP (2), BENCH_THREADS (2), BENCH_CONNECTIONS (16),
 BENCH_MEMORY_REQUESTS (100000), BENCH_REDIS_URL (redis://127.0.0.1:6379/13); for the
-original: PEER_MIRROR (or PEER_BASE and PEER_TOKEN), PEER_SERVE.
+original: PEER_MIRROR (or PEER_BASE and PEER_TOKEN), PEER_SERVE. While working on one
+route: BENCH_ONLY=vs_create,get (scenario names, comma-separated) runs only those, skips
+the memory check and the reports, prints each run and writes no RESULTS.md.
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ MEMORY_REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "100000"))
 MEMORY_MAX_SECONDS = int(os.environ.get("BENCH_MEMORY_MAX_SECONDS", "600"))
 #: Every scenario runs this many times, one round after another; its median run is reported.
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+#: Scenario names to run (all when empty): a partial run prints and writes no RESULTS.md.
+ONLY = {name for name in os.environ.get("BENCH_ONLY", "").split(",") if name.strip()}
 STOP_POOL = 10_000  # active sessions a stop run stops, one per request
 WARM_STOPS = 2_000  # and those its warm-up stops
 WRITES_SLUG = "bench-writes"
@@ -845,6 +849,8 @@ def main() -> int:
         vs_stops: dict[str, list[tuple[int, int]]] = {}  # key -> (requests, pool) per run
         for round_number in range(1, ROUNDS + 1):
             for s in scenarios:
+                if ONLY and s.name not in ONLY:
+                    continue
                 if s.name == "stop":  # filled only now, and emptied after: see prepare()
                     fill_stop_pool(context["pool_repo"], context["user_id"], STOP_POOL + 1, "stop.txt")
                     connection.close()
@@ -859,6 +865,8 @@ def main() -> int:
             keys = list(vs_targets)
             keys = keys[round_number % len(keys) :] + keys[: round_number % len(keys)]
             for name in VS_SCENARIOS:
+                if ONLY and name not in ONLY:
+                    continue
                 for key in keys:
                     base, vs = vs_targets[key]
                     pool = 0
@@ -885,6 +893,13 @@ def main() -> int:
                         if key != "peer":
                             empty_repo(context["vs_pool_repo"])
                             connection.close()
+        if ONLY:
+            for (name, key), measured in vs_runs.items():
+                log_run(f"median {name} [{key}]", median_run(measured))
+            for name, measured in runs.items():
+                if measured:
+                    log_run(f"median {name}", median_run(measured))
+            return 0
         outcomes = {name: median_run(measured) for name, measured in runs.items()}
         vs_outcomes = {pair: median_run(measured) for pair, measured in vs_runs.items()}
         served = sum(o.requests for measured in runs.values() for o in measured)
