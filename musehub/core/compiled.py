@@ -73,8 +73,13 @@ class CompiledQuery:
         if any(param not in slots and not _is_constant(param) for param in params):
             raise TypeError("CompiledQuery parameters must be the build function's arguments")
         bindings = tuple(slots[param] if param in slots else _Constant(param) for param in params)
-        fields = [column for column, _, _ in compiler.select[: compiler.col_count]]
-        names = (*query.values_select, *query.annotation_select)  # as ValuesIterable names them
+        selected = compiler.select[: compiler.col_count]
+        fields = [column for column, _, _ in selected]
+        # The names in the order the statement selects them: since Django 5.2 that is the
+        # order .values() was given, annotations among the fields.
+        names = tuple(alias for _, _, alias in selected)
+        if None in names:
+            raise TypeError("CompiledQuery needs every selected column named (Django 5.2+)")
         compiled = (sql, bindings, names, compiler.get_converters(fields))
         self._compiled[key] = compiled
         return compiled

@@ -68,3 +68,27 @@ def test_a_boolean_shape_and_an_aggregate_compile_to_what_the_orm_counts(user) -
         assert ACTIVE_COUNT.fetch(repo_id=repo.pk, active=active) == [{"repo_id": repo.pk, "n": expected}]
     assert [ACTIVE_COUNT.fetch(repo_id=repo.pk, active=a)[0]["n"] for a in (True, False)] == [3, 2]
     assert ACTIVE_COUNT.fetch(repo_id=make_repo(owner=user).pk, active=True) == []
+
+
+def test_an_annotation_among_the_fields_keeps_each_value_under_its_name(user) -> None:
+    """Django 5.2 selects columns in the order ``.values()`` names them, annotations
+    included: the rows must be keyed by that order, and each value converted by its own
+    column's converter (a timestamp after the annotation is still a datetime)."""
+    from django.db.models.functions import Upper
+
+    def build(repo_id):
+        return (
+            Session.objects.filter(repo_id=repo_id)
+            .order_by("started_at")
+            .annotate(label=Upper("intent"))
+            .values("session_id", "label", "started_at", "participants")
+        )
+
+    repo = make_repo(owner=user)
+    for i in range(3):
+        make_session(repo, started_at=T0 + timedelta(minutes=i), participants=[f"p{i}"], intent=f"take {i}")
+    rows = CompiledQuery(build).fetch(repo_id=repo.pk)
+    assert rows == list(build(repo.pk))
+    assert [(row["label"], row["started_at"], row["participants"]) for row in rows] == [
+        (f"TAKE {i}", T0 + timedelta(minutes=i), [f"p{i}"]) for i in range(3)
+    ]
