@@ -18,7 +18,7 @@ from rest_framework.permissions import BasePermission
 
 from musehub.core.errors import NotFoundError
 from repos_app.models import Role, Visibility
-from repos_app.selectors import repo_get
+from repos_app.selectors import REPO_NOT_FOUND, repo_get
 
 
 def can_read(repo: Mapping[str, Any]) -> bool:
@@ -73,13 +73,18 @@ class RepoScopedMixin:
 
     def get_repo(self) -> dict[str, Any]:
         repo = getattr(self, "_repo", None)
-        if repo is not None:
-            return repo
+        if repo is None:
+            repo = self.admit_repo(repo_get(repo_id=self.kwargs[self.repo_url_kwarg], user=self.request.user))
+        return repo
+
+    def admit_repo(self, repo: dict[str, Any]) -> dict[str, Any]:
+        """``repo`` (a row with ``caller_role``, read by ``repo_get`` or with more in the same
+        statement) when the caller may take this view's action on it, else the refusal;
+        from then on it is the view's repo (``get_repo``)."""
         request = self.request
-        repo = repo_get(repo_id=self.kwargs[self.repo_url_kwarg], user=request.user)
         if not can_read(repo) and request.user.is_authenticated:
             # The very answer a missing repo gets: its existence must not leak.
-            raise NotFoundError("Repo not found.")
+            raise NotFoundError(REPO_NOT_FOUND)
         self.check_object_permissions(request, repo)
         self._repo = repo
         return repo

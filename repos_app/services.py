@@ -16,7 +16,7 @@ from musehub.core.errors import ConflictError, NotFoundError
 from musehub.core.timestamps import format_timestamp
 from musehub.genesis import compute_identity_id, compute_repo_id
 from repos_app.models import Collaborator, Permission, Repo, Visibility
-from repos_app.selectors import REPO_ROW_FIELDS, user_by_username
+from repos_app.selectors import REPO_NOT_FOUND, REPO_ROW_FIELDS, user_by_username
 
 Row = dict[str, Any]
 
@@ -85,7 +85,7 @@ def repo_update(
     """Change a repo's name (and so its slug), description or visibility."""
     repo = Repo.objects.select_for_update().filter(pk=repo_id).first()
     if repo is None:
-        raise NotFoundError("Repo not found.")
+        raise NotFoundError(REPO_NOT_FOUND)
     changed = []
     if name is not None and name != repo.name:
         slug = repo_slug(name)
@@ -113,7 +113,7 @@ def repo_delete(*, repo_id: str) -> None:
     # Unlocked, a session committed between the two DELETEs broke the foreign key (a 500).
     repo = Repo.objects.select_for_update().filter(pk=repo_id).first()
     if repo is None:
-        raise NotFoundError("Repo not found.")
+        raise NotFoundError(REPO_NOT_FOUND)
     repo.delete()
 
 
@@ -128,7 +128,7 @@ def collaborator_set(*, repo_id: str, username: str, permission: str) -> tuple[d
     user = user_by_username(username)
     owner_id = Repo.objects.filter(pk=repo_id).values_list("owner_id", flat=True).first()
     if owner_id is None:
-        raise NotFoundError("Repo not found.")
+        raise NotFoundError(REPO_NOT_FOUND)
     if user.pk == owner_id:
         raise ValidationError({"username": ["The owner already has every permission on the repo."]})
     grant, created = Collaborator.objects.select_for_update().get_or_create(

@@ -15,12 +15,14 @@ from functools import partial
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, DurationField, ExpressionWrapper, F, QuerySet
+from django.db.models import Count, DurationField, ExpressionWrapper, F, FilteredRelation, Q, QuerySet
 from django.db.models.functions import TruncDate
 
 from musehub.core.compiled import CompiledQuery
 from musehub.core.errors import NotFoundError
 from musehub.core.keyset import KeysetPage, keyset_page, keyset_rows
+from repos_app.models import Role
+from repos_app.selectors import REPO_NOT_FOUND, REPO_ROW_FIELDS, caller_id, repo_for_caller
 from sessions_app.filters import filter_sessions
 from sessions_app.lookups import JsonArrayLength, big_read, stats_sql
 from sessions_app.models import Session
@@ -31,8 +33,20 @@ NEWEST_FIRST = ("started_at", "session_id")
 #: The filters a compiled query handles; the JSON ones (participant, tag) go through the ORM.
 _COMPILED_FILTERS = frozenset({"active", "started_after", "started_before"})
 
+SESSION_NOT_FOUND = "Session not found."
+
 _SESSION_ROW = CompiledQuery(
     lambda repo_id, session_id: Session.objects.filter(repo_id=repo_id, pk=session_id).order_by().values(*ROW_FIELDS)
+)
+#: The session's columns in ``_REPO_AND_SESSION``'s row.
+_JOINED = "session__"
+_REPO_AND_SESSION = CompiledQuery(
+    lambda repo_id, user_id, owner_role, session_id: (
+        repo_for_caller(repo_id, user_id, owner_role)
+        .annotate(session=FilteredRelation("sessions", condition=Q(sessions__session_id=session_id)))
+        .values(*REPO_ROW_FIELDS, "caller_role", *(_JOINED + name for name in ROW_FIELDS))
+    ),
+    integers=("user_id",),
 )
 
 
@@ -41,8 +55,25 @@ def session_get(*, repo_id: str, session_id: str) -> dict[str, Any]:
     none (also when it is another repo's)."""
     rows = _SESSION_ROW.fetch(repo_id=repo_id, session_id=session_id)
     if not rows:
-        raise NotFoundError("Session not found.")
+        raise NotFoundError(SESSION_NOT_FOUND)
     return rows[0]
+
+
+def repo_and_session_get(*, repo_id: str, session_id: str, user) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Repo ``repo_id`` with the caller's role, as ``repos_app.selectors.repo_get`` reads it,
+    and its session ``session_id`` as a row (None when the repo has none by that id), in one
+    statement: a session route needs both, and each statement is a round trip.
+    ``NotFoundError`` when there is no such repo. Whether the caller may see either is for
+    the permission predicates: judge the repo before telling the caller about the session.
+    """
+    rows = _REPO_AND_SESSION.fetch(
+        repo_id=repo_id, session_id=session_id, user_id=caller_id(user), owner_role=Role.OWNER
+    )
+    if not rows:
+        raise NotFoundError(REPO_NOT_FOUND)
+    repo = rows[0]
+    session = {name: repo.pop(_JOINED + name) for name in ROW_FIELDS}
+    return repo, session if session["session_id"] is not None else None
 
 
 def session_current(*, repo_id: str, author_id: int) -> dict[str, Any]:

@@ -40,10 +40,11 @@ from musehub.core.naming import camel
 from musehub.core.timestamps import format_timestamp, to_utc
 from musehub.genesis import compute_identity_id, compute_session_id
 from repos_app.models import Repo
+from repos_app.selectors import REPO_NOT_FOUND
 from sessions_app.fields import COMPARED, MAX_COMMITS, check_editable, create_values
 from sessions_app.models import Session
 from sessions_app.render import AUTHOR, ROW_FIELDS, session_body
-from sessions_app.selectors import session_current, session_get, sessions_stale
+from sessions_app.selectors import SESSION_NOT_FOUND, session_current, session_get, sessions_stale
 
 Row = dict[str, Any]
 #: A caller's condition on a session's current row (``_check``).
@@ -106,7 +107,7 @@ def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[R
     if not _add_to_session_count(repo_id, 1):
         # The repo is gone (deleted since the caller looked it up): take the row back out.
         Session.objects.filter(pk=row["session_id"]).delete()
-        raise NotFoundError("Repo not found.")
+        raise NotFoundError(REPO_NOT_FOUND)
     _record(row, "session.created", actor)
     return row, True
 
@@ -120,12 +121,15 @@ def session_stop(
     notes: str | None = None,
     if_match: Precondition | None = None,
     actor=None,
+    current: Row | None = None,
 ) -> Row:
     """End a session; idempotent.
 
     ``ended_at`` defaults to now, or to ``started_at`` if that is later. A session that
     already ended keeps its first ``ended_at`` (and notes): stopping it changes nothing.
-    ``if_match``: see ``_check``.
+    ``if_match``: see ``_check``. ``current``: the session's row as the caller read it in
+    this same transaction (the API reads it with the repo, in one statement); read here
+    when not given.
     """
     # With a condition, it is judged on the row as it is while no one else can change it
     # (locked). Without one, a plain read: a session that has ended never starts again, so
@@ -133,7 +137,7 @@ def session_stop(
     if if_match is not None:
         row = _check(_locked_row(repo_id, session_id), if_match)
     else:
-        row = session_get(repo_id=repo_id, session_id=session_id)
+        row = dict(current) if current is not None else session_get(repo_id=repo_id, session_id=session_id)
     while row["is_active"]:
         end = to_utc(ended_at) if ended_at is not None else max(timezone.now(), row["started_at"])
         if end < row["started_at"]:
@@ -260,7 +264,7 @@ def _locked_row(repo_id: str, session_id: str) -> Row:
         .first()
     )
     if row is None:
-        raise NotFoundError("Session not found.")
+        raise NotFoundError(SESSION_NOT_FOUND)
     return row
 
 

@@ -33,6 +33,7 @@ from musehub.api.schema import (
 from musehub.api.streaming import with_heartbeat
 from musehub.api.transactions import AtomicHandlerMixin
 from musehub.api.validation import validated
+from musehub.core.errors import NotFoundError
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
 from sessions_app import export, selectors, services
 from sessions_app.filters import SessionFilter, clean_filters
@@ -158,8 +159,10 @@ class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, v
         return Response(session_body(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def retrieve(self, request, repo_id: str, session_id: str):
-        self.get_repo()
-        return Response(session_body(selectors.session_get(repo_id=repo_id, session_id=session_id)))
+        row = self._repo_and_session(session_id)
+        if row is None:
+            raise NotFoundError(selectors.SESSION_NOT_FOUND)
+        return Response(session_body(row))
 
     def partial_update(self, request, repo_id: str, session_id: str):
         self.get_repo()
@@ -182,10 +185,15 @@ class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, v
     )
     @action(detail=True, methods=["post"])
     def stop(self, request, repo_id: str, session_id: str):
-        self.get_repo()
+        current = self._repo_and_session(session_id)  # None: the service answers 404
         given = self._valid(SessionStopSerializer)
         row = services.session_stop(
-            repo_id=repo_id, session_id=session_id, if_match=self._if_match(), actor=request.user, **given
+            repo_id=repo_id,
+            session_id=session_id,
+            if_match=self._if_match(),
+            actor=request.user,
+            current=current,
+            **given,
         )
         return Response(session_body(row))
 
@@ -269,6 +277,15 @@ class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, v
         response = StreamingHttpResponse(with_heartbeat(write(chunks)), content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{repo["slug"]}-sessions.{extension}"'
         return response
+
+    def _repo_and_session(self, session_id: str) -> dict | None:
+        """The session's row (None when the repo has none by that id), read in one statement
+        with the repo, which is judged by the same permissions as ``get_repo()``'s first."""
+        repo, row = selectors.repo_and_session_get(
+            repo_id=self.kwargs[self.repo_url_kwarg], session_id=session_id, user=self.request.user
+        )
+        self.admit_repo(repo)
+        return row
 
     def _if_match(self):
         """The request's ``If-Match`` as a condition for the service (None without one)."""

@@ -14,8 +14,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from repos_app import permissions
 from repos_app.models import Collaborator, Repo
-from repos_app.permissions import RepoScopedMixin
+from sessions_app import selectors
 from sessions_app.models import Session
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
 
@@ -138,18 +139,23 @@ def snapshot() -> tuple[list, list, list]:
 
 @pytest.fixture
 def permission_queries(monkeypatch) -> list[int]:
-    """Queries spent in each ``get_repo()`` call: the repo lookup and the caller's role."""
+    """Queries spent reading the repo and the caller's role: ``repo_get`` (``get_repo()``),
+    or on the routes of one session ``repo_and_session_get``, whose one statement reads the
+    session too."""
     spent: list[int] = []
-    resolve = RepoScopedMixin.get_repo
 
-    def counting_get_repo(self):
-        with CaptureQueriesContext(connection) as ctx:
-            try:
-                return resolve(self)
-            finally:
-                spent.append(len(ctx.captured_queries))
+    def counting(read):
+        def counted(**kwargs):
+            with CaptureQueriesContext(connection) as ctx:
+                try:
+                    return read(**kwargs)
+                finally:
+                    spent.append(len(ctx.captured_queries))
 
-    monkeypatch.setattr(RepoScopedMixin, "get_repo", counting_get_repo)
+        return counted
+
+    monkeypatch.setattr(permissions, "repo_get", counting(permissions.repo_get))
+    monkeypatch.setattr(selectors, "repo_and_session_get", counting(selectors.repo_and_session_get))
     return spent
 
 

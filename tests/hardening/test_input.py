@@ -396,7 +396,7 @@ def test_database_unreachable_mid_request_is_503_with_retry_after(client, repo, 
     def unreachable(**kwargs):
         raise OperationalError("connection to server failed")
 
-    monkeypatch.setattr(selectors, "session_get", unreachable)
+    monkeypatch.setattr(selectors, "repo_and_session_get", unreachable)
     response = client.get(f"/api/repos/{repo.pk}/sessions/{session.pk}")
     assert response.status_code == 503
     assert int(response["Retry-After"]) > 0

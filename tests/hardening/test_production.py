@@ -335,7 +335,7 @@ def test_logs_are_json_lines_with_request_ids_and_no_secrets(
     def explode(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(selectors, "session_get", explode)
+    monkeypatch.setattr(selectors, "repo_and_session_get", explode)
     crashed = client.get(f"{base}/{session.pk}", headers=auth_headers)
     assert crashed.status_code == 500
     assert crashed.json() == {"detail": "Internal server error."}

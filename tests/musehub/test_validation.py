@@ -58,7 +58,9 @@ def test_partial_and_full_checks_of_one_class_are_kept_apart():
     # A full check requires the name; a partial one does not.
     assert reused(RepoCreateSerializer, {}, partial=True) == ({}, None)
     values, errors = reused(RepoCreateSerializer, {})
-    assert values is None and set(errors) == {"name"} and errors == fresh(RepoCreateSerializer, {})[1]
+    assert values is None
+    assert set(errors) == {"name"}
+    assert errors == fresh(RepoCreateSerializer, {})[1]
     assert reused(RepoCreateSerializer, {}, partial=True) == ({}, None)
 
 
@@ -79,4 +81,5 @@ def test_threads_do_not_share_a_serializer():
     for thread in threads:
         thread.join()
     assert seen["good"] == {(repr({"intent": "a"}), "None")}
-    assert len(seen["bad"]) == 1 and "None" == next(iter(seen["bad"]))[0]
+    assert len(seen["bad"]) == 1
+    assert next(iter(seen["bad"]))[0] == "None"

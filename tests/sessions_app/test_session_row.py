@@ -46,3 +46,37 @@ def test_a_session_of_another_repo_is_not_found(user) -> None:
         session_get(repo_id=other.pk, session_id=session.pk)
     with pytest.raises(NotFoundError):
         session_get(repo_id=session.repo_id, session_id="f" * 64)
+
+
+@pytest.mark.parametrize("caller", ["owner", "writer", "outsider", "anonymous"])
+def test_repo_and_session_read_together_equal_each_read_alone(user, caller) -> None:
+    """``repo_and_session_get`` (one statement) answers what ``repo_get`` and ``session_get``
+    answer: the repo with this caller's role, and the session row (None when the repo has
+    no such session, also when it is another repo's)."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from repos_app.selectors import repo_get
+    from sessions_app.selectors import repo_and_session_get
+    from tests.factories import UserFactory, share
+
+    repo = make_repo(owner=user, visibility="private")
+    session = make_session(repo, started_at=T0, participants=["ana"], commits=["b" * 64], tags=["live"])
+    elsewhere = make_session(make_repo(owner=user), started_at=T0)
+    who = {"owner": user, "writer": UserFactory(username="wri"), "outsider": UserFactory(username="out")}
+    who["anonymous"] = AnonymousUser()
+    share(repo, who["writer"], "write")
+    caller_user = who[caller]
+
+    repo_row, row = repo_and_session_get(repo_id=repo.pk, session_id=session.pk, user=caller_user)
+    assert repo_row == repo_get(repo_id=repo.pk, user=caller_user)
+    assert repo_row["caller_role"] == {"owner": "owner", "writer": "write"}.get(caller)
+    assert row == session_get(repo_id=repo.pk, session_id=session.pk)
+    assert row["started_at"] == T0
+    assert row["tags"] == ["live"]
+
+    for missing in ("f" * 64, elsewhere.pk):
+        repo_row, row = repo_and_session_get(repo_id=repo.pk, session_id=missing, user=caller_user)
+        assert repo_row == repo_get(repo_id=repo.pk, user=caller_user)
+        assert row is None
+    with pytest.raises(NotFoundError):
+        repo_and_session_get(repo_id="e" * 64, session_id=session.pk, user=caller_user)
