@@ -89,7 +89,10 @@ def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[R
         "created_at": now,
     }
     author_id = author.pk if author is not None else None
-    while not _insert_if_new(row, author_id=author_id):
+    while True:
+        inserted, counted = _insert_counted(row, author_id=author_id)
+        if inserted:
+            break
         try:
             existing = session_get(repo_id=repo_id, session_id=row["session_id"])
         except NotFoundError:  # deleted since the insert found it: try the same id again
@@ -104,7 +107,7 @@ def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[R
             row["ended_at"] = row["started_at"]
         row["session_id"] = session_id_for(repo_id=repo_id, author=author, started_at=row["started_at"])
 
-    if not _add_to_session_count(repo_id, 1):
+    if not counted:
         # The repo is gone (deleted since the caller looked it up): take the row back out.
         Session.objects.filter(pk=row["session_id"]).delete()
         raise NotFoundError(REPO_NOT_FOUND)
@@ -303,29 +306,56 @@ def _add_to_session_count(repo_id: str, delta: int) -> bool:
 _INSERT_FIELDS = tuple(Session._meta.concrete_fields)
 
 
-def _insert_if_new(row: Row, *, author_id: int | None) -> bool:
-    """INSERT the session ``row`` unless a session with its id exists; True when it was.
+def _insert_counted(row: Row, *, author_id: int | None) -> tuple[bool, bool]:
+    """INSERT the session ``row`` unless a session with its id exists, and count it in its
+    repo's ``session_count``. Returns ``(inserted, counted)``: ``(False, False)`` when the
+    id was taken (nothing written), ``(True, False)`` when the repo is gone (the row is
+    written: the caller takes it back out).
 
-    Hand-written, portable SQL (``ON CONFLICT DO NOTHING``: PostgreSQL 9.5+, SQLite 3.24+):
-    every create runs it, and ``Model.save()`` cost more CPU to build than the statement
-    costs to run. Values are converted by each field, as ``save()`` converts them.
+    Hand-written (``ON CONFLICT DO NOTHING``: PostgreSQL 9.5+, SQLite 3.24+): every create
+    runs it, and ``Model.save()`` cost more CPU to build than the statement costs to run.
+    Values are converted by each field, as ``save()`` converts them. On PostgreSQL the count
+    is bumped by the same statement (a data-modifying CTE): each statement there is a round
+    trip over the network, while SQLite's are calls into the library, where the two
+    statements stay apart.
     """
     values = [
         field.get_db_prep_save(author_id if field.name == "author" else row[field.attname], connection)
         for field in _INSERT_FIELDS
     ]
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), values)
-        return cursor.rowcount > 0
+        if connection.vendor == "postgresql":
+            cursor.execute(_insert_counted_sql(), [*values, 1])
+            inserted, counted = cursor.fetchone()
+            return bool(inserted), bool(counted)
+        cursor.execute(_insert_sql(), values)
+        if cursor.rowcount == 0:
+            return False, False
+    return True, _add_to_session_count(row["repo_id"], 1)
 
 
 @cache
-def _insert_sql(vendor: str) -> str:
+def _insert_sql() -> str:
     quote = connection.ops.quote_name
     names = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
     marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
     key = quote(Session._meta.pk.column)
     return f"INSERT INTO {quote(Session._meta.db_table)} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
+
+
+@cache
+def _insert_counted_sql() -> str:
+    quote = connection.ops.quote_name
+    repo_id = quote(Session._meta.get_field("repo").column)
+    return f"""
+        WITH inserted AS ({_insert_sql()} RETURNING {repo_id}),
+        counted AS (
+            UPDATE {quote(Repo._meta.db_table)} SET session_count = session_count + %s
+            WHERE {quote(Repo._meta.pk.column)} IN (SELECT {repo_id} FROM inserted)
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM counted)
+    """
 
 
 def _update(session_id: str, changes: Mapping[str, Any], *, while_active: bool = False) -> bool:

@@ -80,3 +80,19 @@ def test_repo_and_session_read_together_equal_each_read_alone(user, caller) -> N
         assert row is None
     with pytest.raises(NotFoundError):
         repo_and_session_get(repo_id="e" * 64, session_id=session.pk, user=caller_user)
+
+
+def test_a_create_in_a_repo_that_is_gone_is_not_found_and_leaves_nothing(user) -> None:
+    """The insert and the repo's count are one statement on PostgreSQL: a repo deleted
+    since the caller looked it up counts nothing, and the session is taken back out."""
+    from django.db import transaction
+
+    from repos_app.models import Repo
+    from sessions_app.services import session_create
+
+    repo = make_repo(owner=user)
+    session_create(repo_id=repo.pk, author=user, intent="kept")
+    with pytest.raises(NotFoundError), transaction.atomic():  # a request's transaction
+        session_create(repo_id="e" * 64, author=user, intent="lost")
+    assert list(Session.objects.values_list("intent", flat=True)) == ["kept"]
+    assert Repo.objects.get(pk=repo.pk).session_count == 1
