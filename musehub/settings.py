@@ -307,6 +307,7 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
         "musehub.api.schema.camelize_path_parameters",
         "musehub.api.schema.document_common_errors",
+        "musehub.api.schema.document_rate_limit_headers",
         "musehub.api.schema.link_created_resources",
     ],
 }

@@ -108,15 +108,42 @@ def stats_sql(per_session: QuerySet, connection) -> tuple[str, list]:
     return sql, params
 
 
+#: How PostgreSQL should run the stats statement (``stats_sql``), each setting for that
+#: statement only. The figures are from the 1,000,000-session repo of ``bench/seed.py``.
+_BIG_READ_SETTINGS = {
+    # The plan's cost crosses ``jit_above_cost``, and compiling it took longer (2.8 s) than
+    # running it.
+    "jit": "off",
+    # psycopg prepares the statement after its second use (``prepare_threshold``), and five
+    # executions later PostgreSQL switches to a generic plan if it looks no dearer than the
+    # repo-specific ones so far: made for an average repo (~1,500 sessions), it reads a
+    # million through the repo index, serially. Plan each execution for its repo and filters.
+    "plan_cache_mode": "force_custom_plan",
+    # PostgreSQL takes the number of UTC days from ``started_at`` (one per session), so it
+    # expects ~400,000 (day, location, participants) groups where there are a few thousand,
+    # and sorts every row (a parallel external merge: ~1 s of CPU and 200 MB of temporary
+    # files) where a hash table of the groups takes half the CPU and no disk. Hash
+    # aggregation spills to disk itself if the groups ever are that many.
+    "enable_sort": "off",
+    # The same misestimate has each parallel worker pass ~400,000 groups to the leader
+    # (a few thousand in fact), at ``parallel_tuple_cost`` (0.1) each: priced so, the hash
+    # aggregate runs serially. At a tenth of that it runs in parallel, in the same CPU time
+    # and 40% less wall time on 2 cores (more when other processes compete for them).
+    "parallel_tuple_cost": "0.01",
+}
+
+
 @contextmanager
 def big_read(connection) -> Iterator[None]:
-    """Run one large aggregate read (the stats of a million sessions) without PostgreSQL's
-    JIT: its plan's cost crosses ``jit_above_cost``, and compiling it took longer (2.8 s
-    measured) than running it. Scoped to a transaction of its own (``SET LOCAL``), so the
-    connection's other requests keep the server's settings."""
+    """Run one large aggregate read (the stats of a million sessions) with
+    ``_BIG_READ_SETTINGS``, set in one statement (``set_config(..., true)``: ``SET LOCAL``).
+    Scoped to a transaction of its own, so the connection's other requests keep the
+    server's settings. It commits: a rollback would also make psycopg forget every
+    statement it has prepared on the connection."""
     if connection.vendor != "postgresql":
         yield
         return
+    calls = ", ".join("set_config(%s, %s, true)" for _ in _BIG_READ_SETTINGS)
     with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(f"SELECT {calls}", [part for setting in _BIG_READ_SETTINGS.items() for part in setting])
         yield

@@ -1,5 +1,6 @@
 """OpenAPI pieces shared by the views: the error body, error responses, the auth scheme,
-and a hook that names path parameters in camelCase as SPEC does (``{repoId}``)."""
+and the postprocessing hooks: path parameters in camelCase as SPEC names them
+(``{repoId}``), the statuses and rate-limit headers of every operation, links from creates."""
 
 from __future__ import annotations
 
@@ -143,9 +144,13 @@ def camelize_path_parameters(result, generator, request, public):
             for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
                 if parameter.get("in") == "path":
                     parameter["name"] = camel(parameter["name"])
-        paths[_PATH_PARAMETER.sub(lambda match: "{" + camel(match[1]) + "}", path)] = operations
+        paths[_camel_path(path)] = operations
     result["paths"] = paths
     return result
+
+
+def _camel_path(path: str) -> str:
+    return _PATH_PARAMETER.sub(lambda match: "{" + camel(match[1]) + "}", path)
 
 
 #: 412 where a session write takes ``If-Match`` (SPEC "Conditional requests").
@@ -182,6 +187,44 @@ def document_common_errors(result, generator, request, public):
             for status_code, description in common.items():
                 responses.setdefault(str(status_code), {"content": error, "description": description})
             operation["responses"] = dict(sorted(responses.items()))
+    return result
+
+
+#: ``RateLimitHeadersMiddleware``'s headers (musehub/api/throttling.py), under ``components.headers``.
+_RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": "Requests allowed per window by the rate limit closest to running out.",
+    "X-RateLimit-Remaining": "Requests left in its current window.",
+    "X-RateLimit-Reset": "When that window ends, in Unix seconds.",
+}
+
+
+def document_rate_limit_headers(result, generator, request, public):
+    """drf-spectacular postprocessing hook: ``X-RateLimit-*`` on every response of every
+    operation a throttle counts (SPEC: every throttled response has them).
+
+    Errors included: whatever the throttles counted carries them, a 429 too. They are not
+    ``required``: a request refused before the throttles count it (a body over 1 MiB, a
+    permission check) has none. Runs after ``document_common_errors``, whose statuses get
+    them as well.
+    """
+    throttled = {
+        (_camel_path(path), method.lower())
+        for path, _, method, callback in generator.endpoints
+        if generator.create_view(callback, method).get_throttles()
+    }
+    if not throttled:
+        return result
+    components = result.setdefault("components", {}).setdefault("headers", {})
+    for name, description in _RATE_LIMIT_HEADERS.items():
+        components[name] = {"schema": {"type": "integer"}, "description": description}
+    for path, operations in result.get("paths", {}).items():
+        for method, operation in operations.items():
+            if (path, method) not in throttled:
+                continue
+            for response in operation.get("responses", {}).values():
+                headers = response.setdefault("headers", {})
+                for name in _RATE_LIMIT_HEADERS:
+                    headers[name] = {"$ref": f"#/components/headers/{name}"}
     return result
 
 

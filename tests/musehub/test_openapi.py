@@ -11,6 +11,7 @@ import re
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
 from openapi_spec_validator import validate
 
 from musehub.core.naming import camel
@@ -258,3 +259,28 @@ def test_conditional_reads_document_etag_and_304(schema, path):
     assert "304" in operation["responses"]
     assert "ETag" in operation["responses"]["200"]["headers"]
     assert any(p["name"] == "If-None-Match" and p["in"] == "header" for p in operation["parameters"])
+
+
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+
+
+def test_every_response_of_the_api_documents_the_rate_limit_headers(schema):
+    """Every API operation is throttled, and whatever a throttle counted carries the headers,
+    errors included; a refusal before the throttles has none, so none is required."""
+    headers = schema["components"]["headers"]
+    for name in RATE_LIMIT_HEADERS:
+        assert headers[name]["schema"] == {"type": "integer"}
+        assert not headers[name].get("required", False)
+    for path, method, operation in operations(schema):
+        for code, response in operation["responses"].items():
+            for name in RATE_LIMIT_HEADERS:
+                assert response["headers"][name] == {"$ref": f"#/components/headers/{name}"}, (method, path, code)
+
+
+def test_an_operation_no_throttle_counts_documents_no_rate_limit_headers():
+    """bench/urls.py serves the API beside views without throttles (the bench's references)."""
+    document = SchemaGenerator(urlconf="bench.urls").get_schema(request=None, public=True)
+    for response in document["paths"]["/bench/ping"]["get"]["responses"].values():
+        assert not set(RATE_LIMIT_HEADERS) & set(response.get("headers", {}))
+    sessions = document["paths"]["/api/repos/{repoId}/sessions"]["get"]["responses"]["200"]
+    assert set(RATE_LIMIT_HEADERS) <= set(sessions["headers"])

@@ -12,6 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sessions_app.lookups import _BIG_READ_SETTINGS
+from sessions_app.selectors import session_stats
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token, share
 from tests.perf.test_query_budgets import max_queries
 
@@ -201,7 +203,7 @@ def test_an_empty_repo_has_zero_stats(client, auth_headers, repo):
 def test_stats_are_one_aggregate_statement_however_many_sessions(client, user, auth_headers, repo, count):
     for n in range(count):
         make_session(repo, started_at=MIDNIGHT + timedelta(hours=n), participants=["ana"], location="A")
-    # Token, repo, the aggregate (and on PostgreSQL, JIT off for it).
+    # Token, repo, the aggregate (and on PostgreSQL, the settings it runs with).
     with max_queries(4), CaptureQueriesContext(connection) as captured:
         assert client.get(stats_url(repo), {"participant": "ana"}, headers=auth_headers).status_code == 200
     assert sum("SUM(" in q["sql"] for q in captured.captured_queries) == 1
@@ -224,3 +226,38 @@ def test_stats_follow_the_read_sessions_row(client, outsider_headers, repo, priv
     assert client.get(stats_url(private_repo)).status_code == 401
     assert client.get(stats_url(private_repo), headers=outsider_headers).status_code == 404
     assert client.get(stats_url(private_repo), headers=auth_header(make_token(reader))).status_code == 200
+
+
+@pytest.mark.postgres
+def test_stats_are_planned_for_each_repo_however_often_they_run(repo):
+    """psycopg prepares the statement after its second use; PostgreSQL's generic plan for it
+    (made for an average repo) would read a million sessions through the repo index."""
+    make_session(repo, started_at=MIDNIGHT, participants=["ana"])
+    for _ in range(10):
+        session_stats(repo_id=repo.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s", ["WITH g AS (%"]
+        )
+        [(generic, custom)] = cursor.fetchall()
+    # PostgreSQL weighs a generic plan against the custom ones from the sixth execution on.
+    assert generic == 0
+    assert custom > 5
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_stats_settings_end_with_the_stats(user):
+    """The stats statement runs with ``_BIG_READ_SETTINGS``; the connection's next statements
+    with the server's own."""
+    repo = make_repo(owner=user)
+    make_session(repo, started_at=MIDNIGHT, participants=["ana"])
+    names = list(_BIG_READ_SETTINGS)
+    query = "SELECT " + ", ".join("current_setting(%s)" for _ in names)
+    with connection.cursor() as cursor:
+        cursor.execute(query, names)
+        before = cursor.fetchone()
+        assert before != tuple(_BIG_READ_SETTINGS.values())
+        session_stats(repo_id=repo.pk)
+        cursor.execute(query, names)
+        assert cursor.fetchone() == before
