@@ -14,7 +14,9 @@ class Session(models.Model):
     """A recording session on one repo: who played, where, what for, and when."""
 
     session_id = models.CharField("session id", max_length=64, primary_key=True, editable=False)
-    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="sessions")
+    # No index of its own: session_repo_newest_idx starts with repo_id and serves every
+    # lookup by repo (and the cascade of a repo's delete); another would only cost inserts.
+    repo = models.ForeignKey(Repo, on_delete=models.CASCADE, related_name="sessions", db_index=False)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
