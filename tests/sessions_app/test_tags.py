@@ -174,3 +174,30 @@ def test_postgres_answers_the_json_filters_from_their_gin_index(client, auth_hea
     plan = total.explain()
 
     assert f"session_{column}_gin" in plan, plan
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("column", "query"), [("tags", "tag"), ("participants", "participant")])
+def test_a_json_filter_reads_the_same_few_pages_after_many_creates(client, auth_headers, repo, column, query):
+    """Sessions created since the last vacuum are searched in the GIN index itself, not in
+    a pending list every search reads whole (``fastupdate`` off, migration 0006): after
+    3,000 creates the one matching session is found reading a handful of index pages."""
+    Session.objects.bulk_create(
+        Session(
+            session_id=f"{n:064x}",
+            repo=repo,
+            started_at=T0 + timedelta(minutes=n),
+            participants=[f"p{n}", "everyone"],
+            tags=[f"t{n}", "take"],
+        )
+        for n in range(3_000)
+    )
+    value = "t7" if column == "tags" else "p7"
+    response = client.get(sessions_url(repo), {query: value}, headers=auth_headers)
+    assert [session["sessionId"] for session in response.json()["sessions"]] == [f"{7:064x}"]
+
+    plan = Session.objects.filter(**{f"{column}__has_element": value}).explain(analyze=True, buffers=True)
+    index_scan = next(line for line in plan.splitlines() if f"Bitmap Index Scan on session_{column}_gin" in line)
+    index_pages = int(plan.splitlines()[plan.splitlines().index(index_scan) + 2].split("hit=")[1].split()[0])
+    # With the pending list on, these 3,000 sessions' 12,000 keys would be read on every search.
+    assert index_pages <= 10, plan
