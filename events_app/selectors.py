@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from typing import Any
 
@@ -12,6 +10,7 @@ from django.db.models import Max
 
 from events_app.models import Delivery, Event, EventType, Hook
 from events_app.services import event_json
+from musehub.core.keyset import invalid_cursor, sign_cursor, unsign_cursor
 
 FEED_DEFAULT_LIMIT = 100
 FEED_MAX_LIMIT = 200
@@ -99,19 +98,17 @@ def hook_of_repo(*, repo_id: str, hook_id: int) -> Hook | None:
 
 
 def _encode(delivery_pk: int) -> str:
-    return base64.urlsafe_b64encode(json.dumps(["d", delivery_pk]).encode()).rstrip(b"=").decode()
+    return sign_cursor(["d", delivery_pk])
 
 
 def _decode(cursor: str) -> int:
-    invalid = ValidationError({"cursor": ["Invalid cursor: pass back a nextCursor value unchanged."]})
-    if len(cursor) > 100:
-        raise invalid
-    try:
-        tag, pk = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise invalid from None
-    if tag != "d" or not isinstance(pk, int) or isinstance(pk, bool) or not 0 < pk <= _MAX_EVENT_ID:
-        raise invalid
+    """The delivery id inside a cursor ``_encode`` made (signed, as every cursor: 422 else)."""
+    keys = unsign_cursor(cursor)
+    if not (isinstance(keys, list) and len(keys) == 2 and keys[0] == "d"):
+        raise invalid_cursor()
+    pk = keys[1]
+    if not isinstance(pk, int) or isinstance(pk, bool) or not 0 < pk <= _MAX_EVENT_ID:
+        raise invalid_cursor()
     return pk
 
 

@@ -56,32 +56,51 @@ class KeysetPage(NamedTuple):
     next_cursor: str | None
 
 
-def encode_cursor(time_key: datetime, id_key: str) -> str:
-    """The cursor after the row with these keys: base64url JSON, then ``.`` and the
-    signature (URL-safe: ``A-Z a-z 0-9 - _ .``)."""
-    raw = json.dumps([format_timestamp(time_key), id_key], separators=(",", ":")).encode()
+def sign_cursor(keys: list[Any]) -> str:
+    """A cursor holding ``keys`` (JSON values): base64url JSON, then ``.`` and the signature
+    (URL-safe: ``A-Z a-z 0-9 - _ .``). Every cursor the API issues is made here."""
+    raw = json.dumps(keys, separators=(",", ":")).encode()
     return _signer().sign(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
+
+
+def unsign_cursor(cursor: str) -> Any:
+    """The JSON value inside a cursor ``sign_cursor`` made; any other cursor is a 422
+    naming ``cursor`` (``invalid_cursor()``). The caller still checks its shape."""
+    if len(cursor) > MAX_CURSOR_LENGTH:
+        raise invalid_cursor()
+    try:
+        payload = _signer().unsign(cursor)
+        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (signing.BadSignature, binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise invalid_cursor() from None
+
+
+def invalid_cursor() -> ValidationError:
+    return ValidationError({"cursor": ["Invalid cursor: pass back a nextCursor value unchanged."]})
+
+
+def encode_cursor(time_key: datetime, id_key: str) -> str:
+    """The cursor after the row with these keys."""
+    return sign_cursor([format_timestamp(time_key), id_key])
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The (time, id) keys inside a cursor we issued; any other cursor is a 422."""
-    invalid = ValidationError({"cursor": ["Invalid cursor: pass back a nextCursor value unchanged."]})
-    if len(cursor) > MAX_CURSOR_LENGTH:
-        raise invalid
-    try:
-        payload = _signer().unsign(cursor)
-        raw = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        time_text, id_key = json.loads(raw)
-        time_key = parse_datetime(time_text)
-    except (signing.BadSignature, binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise invalid from None
+    keys = unsign_cursor(cursor)
     # Checked even though we signed it: a cursor of an older release, or of a key that leaked.
-    if time_key is None or not isinstance(id_key, str) or not _storable(id_key):
-        raise invalid
+    if not (isinstance(keys, list) and len(keys) == 2 and all(isinstance(key, str) for key in keys)):
+        raise invalid_cursor()
+    time_text, id_key = keys
+    try:
+        time_key = parse_datetime(time_text)
+    except ValueError:
+        raise invalid_cursor() from None
+    if time_key is None or not _storable(id_key):
+        raise invalid_cursor()
     try:
         return to_utc(time_key), id_key
     except OverflowError:  # an instant with no UTC equivalent: not one of ours
-        raise invalid from None
+        raise invalid_cursor() from None
 
 
 def _storable(text: str) -> bool:

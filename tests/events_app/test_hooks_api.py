@@ -3,6 +3,7 @@ messages go after commit, and these tests never commit). The SSRF guard at creat
 
 from __future__ import annotations
 
+import base64
 import socket
 
 import pytest
@@ -251,7 +252,10 @@ def test_deliveries_are_listed_newest_first_by_cursor(client, repo, auth_headers
         if body["nextCursor"] is None:
             assert url is None
     assert seen == [5, 4, 3, 2, 1]
-    for bad in ("garbage", "eyJ4IjoxfQ", "W10", "a" * 200):
+    # Signed, as every cursor the API issues: a well-formed one the server did not sign
+    # (base64url of ["d", 1], the form an unsigned cursor would take) is refused too.
+    unsigned = base64.urlsafe_b64encode(b'["d",1]').rstrip(b"=").decode()
+    for bad in ("garbage", "eyJ4IjoxfQ", "W10", "a" * 200, unsigned, f"{unsigned}.forged"):
         response = client.get(f"{_hooks(repo)}/{hook_id}/deliveries", {"cursor": bad}, headers=auth_headers)
         assert response.status_code == 422
         assert list(response.json()["errors"]) == ["cursor"]
