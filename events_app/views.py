@@ -25,7 +25,7 @@ from events_app.serializers import (
     HookSerializer,
     HookUpdateSerializer,
 )
-from musehub.api.pagination import next_link
+from musehub.api.pagination import next_link, parse_limit
 from musehub.api.renderers import Camelized
 from musehub.api.schema import ERRORS_DELETE, ERRORS_READ, ERRORS_WRITE
 from musehub.api.transactions import AtomicHandlerMixin
@@ -179,8 +179,6 @@ class HookViewSet(AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get"])
     def deliveries(self, request, repo_id: str, hook_id: str):
         hook = self.get_object()
-        from musehub.api.pagination import parse_limit
-
         page, next_cursor = selectors.hook_deliveries(
             hook=hook,
             limit=parse_limit(request.query_params.get("limit")),
