@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import cache, partial
 from typing import Any
@@ -54,50 +55,79 @@ MAX_SECRET = 200
 # ── Recording ────────────────────────────────────────────────────────────────
 
 
-def event_record(*, repo_id: str, session_id: str, type: str, actor, session: dict[str, Any]) -> None:
+@dataclass(frozen=True)
+class Change:
+    """A write, for PostgreSQL, as the data-modifying CTEs of the statement that also records
+    its event (``event_record(change=...)``).
+
+    ``ctes``: ``name AS (...)`` clauses, comma-separated; ``params``: theirs, in order;
+    ``made``: the CTE that returns a row when the write was made (no row: no event);
+    ``returning``: the values the caller wants back, as SELECT expressions over the CTEs.
+    """
+
+    ctes: str
+    params: list[Any]
+    made: str
+    returning: str
+
+
+def event_record(
+    *, repo_id: str, session_id: str, type: str, actor, session: dict[str, Any], change: Change | None = None
+) -> tuple[Any, ...]:
     """Record that session ``session_id`` of repo ``repo_id`` changed (``type``).
 
-    Call it inside the transaction that makes the change, last (the repo's sequence row is
-    locked from here to the commit). ``actor`` is the user who made the change, or None
-    (commands); ``session`` is the session as the API renders it (camelCase), after the
-    change (before it, for ``session.deleted``). One statement, deliveries included.
+    ``actor`` is the user who made the change, or None (commands); ``session`` is the session
+    as the API renders it (camelCase), after the change (before it, for ``session.deleted``).
+    One statement, deliveries included; the repo's sequence row stays locked from it to the
+    commit. Two ways to call it:
+
+    - without ``change``: inside the transaction that made the change, last;
+    - with ``change`` (PostgreSQL): the write itself goes in the same statement, and the
+      event is recorded only if the write was made (``Change.made``). A statement is atomic
+      on its own, so this needs no transaction around it: outside one it commits at once,
+      and nothing holds the sequence row across a round trip. Returns ``Change.returning``.
     """
     if type not in EVENT_BITS:
         raise ValueError(f"unknown event type {type!r}")
-    if not connection.in_atomic_block:
+    if change is None and not connection.in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction that makes the change")
     actor_name = actor.get_username() if actor is not None and getattr(actor, "is_authenticated", False) else None
     occurred_at = connection.ops.adapt_datetimefield_value(timezone.now())
     snapshot = json.dumps(session, separators=(",", ":"), ensure_ascii=False)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(
-                _record_sql_postgresql(),
-                [
-                    repo_id,
-                    repo_id,
-                    type,
-                    session_id,
-                    actor_name,
-                    occurred_at,
-                    snapshot,
-                    type,
-                    occurred_at,
-                    occurred_at,
-                    repo_id,
-                    EVENT_BITS[type],
-                ],
-            )
-        else:
+            event_params = [
+                repo_id,
+                repo_id,
+                type,
+                session_id,
+                actor_name,
+                occurred_at,
+                snapshot,
+                type,
+                occurred_at,
+                occurred_at,
+                repo_id,
+                EVENT_BITS[type],
+            ]
+            if change is None:
+                cursor.execute(_record_sql_postgresql(), event_params)
+            else:
+                cursor.execute(_record_sql_postgresql(change), [*change.params, *event_params])
+        elif change is None:
             cursor.execute(
                 _record_sql_sqlite(),
                 [repo_id, repo_id, type, session_id, actor_name, occurred_at, snapshot, repo_id, EVENT_BITS[type]],
             )
-        event_pk, _number, deliveries = cursor.fetchone()
+        else:
+            raise ValueError("a Change is PostgreSQL's: elsewhere the write is its own statement")
+        *returned, event_pk, deliveries = cursor.fetchone()
     if deliveries:
         from events_app.tasks import enqueue_event
 
+        # After the commit: at once when the statement was its own transaction.
         transaction.on_commit(partial(enqueue_event, event_pk))
+    return tuple(returned)
 
 
 def _tables() -> dict[str, str]:
@@ -109,13 +139,22 @@ def _tables() -> dict[str, str]:
     }
 
 
+def _record_sql_postgresql(change: Change | None = None) -> str:
+    """One statement: bump the repo's sequence (its row stays locked until commit), insert the
+    event with that number, insert a pending delivery per active hook that wants the type.
+    With a ``change``: its CTEs first, and the sequence bumped only if it was made."""
+    if change is None:
+        return _event_sql(ctes="", made="TRUE", returning="")
+    return _event_sql(
+        ctes=f"{change.ctes},", made=f"EXISTS (SELECT 1 FROM {change.made})", returning=f"{change.returning},"
+    )
+
+
 @cache
-def _record_sql_postgresql() -> str:
-    # One statement: bump the repo's sequence (its row stays locked until commit), insert the
-    # event with that number, insert a pending delivery per active hook that wants the type.
+def _event_sql(*, ctes: str, made: str, returning: str) -> str:
     return """
-        WITH seq AS (
-            INSERT INTO {seq} (repo_id, last) VALUES (%s, 1)
+        WITH {ctes} seq AS (
+            INSERT INTO {seq} (repo_id, last) SELECT %s::varchar, 1 WHERE {made}
             ON CONFLICT (repo_id) DO UPDATE SET last = {seq}.last + 1
             RETURNING last
         ), ev AS (
@@ -129,8 +168,8 @@ def _record_sql_postgresql() -> str:
             WHERE h.repo_id = %s AND h.active AND (h.events_mask & %s::integer) <> 0
             RETURNING 1
         )
-        SELECT ev.id, ev.event_id, (SELECT count(*) FROM dl) FROM ev
-    """.format(**_tables())
+        SELECT {returning} (SELECT id FROM ev), (SELECT count(*) FROM dl)
+    """.format(ctes=ctes, made=made, returning=returning, **_tables())
 
 
 @cache
@@ -141,7 +180,7 @@ def _record_sql_sqlite() -> str:
     return """
         INSERT INTO {event} (repo_id, event_id, type, session_id, actor, occurred_at, session)
         VALUES (%s, COALESCE((SELECT last FROM {seq} WHERE repo_id = %s), 0) + 1, %s, %s, %s, %s, %s)
-        RETURNING id, event_id,
+        RETURNING id,
             (SELECT count(*) FROM {hook} h WHERE h.repo_id = %s AND h.active AND (h.events_mask & %s) != 0)
     """.format(**_tables())
 

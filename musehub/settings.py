@@ -187,8 +187,10 @@ elif _db["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
 # Not ATOMIC_REQUESTS: it would also roll back the throttle's count of a refused request.
-# Each API handler runs in its own transaction instead (musehub.api.transactions), after
-# authentication and throttling; the admin's own views are atomic where they write.
+# Each write runs in a transaction of its own instead, after authentication and throttling:
+# the handler's (musehub.api.transactions), or for sessions the service's, which on
+# PostgreSQL is often one statement and no transaction; the admin's views are atomic where
+# they write.
 _db["ATOMIC_REQUESTS"] = False
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

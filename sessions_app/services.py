@@ -6,9 +6,9 @@ Concurrency is settled by the database, never by process-local locks (the servic
 as many gunicorn workers on many machines):
 - a create inserts its row unless the id is taken (``ON CONFLICT DO NOTHING``): a retry
   racing its first try waits on the id's unique index, then finds the first one's row.
-  It then bumps the repo's ``session_count``, which holds the repo row lock until commit:
-  a repo delete either waits for the create, or the create finds no repo and takes its
-  row back out;
+  It bumps the repo's ``session_count`` too, which holds the repo row lock until commit:
+  a repo delete either waits for the create, or the create finds no repo and writes
+  nothing;
 - a stop is one conditional UPDATE (``WHERE ended_at IS NULL``): of two racing stops
   exactly one matches, the other waits on the row lock and then finds it stopped;
 - an edit, an append and a delete lock the session row (``SELECT ... FOR UPDATE``) first,
@@ -16,8 +16,11 @@ as many gunicorn workers on many machines):
 - a caller's precondition (``if_match``, an HTTP ``If-Match``) is judged on that locked row
   (a stop with one locks its row first), so nothing changes between check and write.
 
-Every change records its event (``events_app.services.event_record``) last in its own
-transaction: the event, and its webhook deliveries, commit with the change or not at all.
+Every change records its event (``events_app.services.event_record``): the event, and its
+webhook deliveries, commit with the change or not at all. On PostgreSQL a write and its
+event are one statement (data-modifying CTEs), and a create or a stop without a
+precondition runs it outside any transaction: it commits at once, holding its locks for
+no round trip (``_write_transaction``). On SQLite they are statements in one transaction.
 A write that changes nothing (a retried create, a second stop, an edit or append that
 leaves every value as it was) records none. ``actor`` is the user who made the change (the
 API caller, the admin user), None for commands.
@@ -26,15 +29,16 @@ API caller, the admin user), None for commands.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from events_app.services import event_record
+from events_app.services import Change, event_record
 from musehub.core.errors import ConflictError, NotFoundError, PreconditionFailedError
 from musehub.core.naming import camel
 from musehub.core.timestamps import format_timestamp, to_utc
@@ -58,7 +62,6 @@ def session_id_for(*, repo_id: str, author, started_at: datetime) -> str:
     return compute_session_id(repo_id, identity, format_timestamp(started_at))
 
 
-@transaction.atomic(savepoint=False)
 def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[Row, bool]:
     """Start (or push an already finished) session; returns ``(row, created)``.
 
@@ -90,9 +93,14 @@ def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[R
     }
     author_id = author.pk if author is not None else None
     while True:
-        inserted, counted = _insert_counted(row, author_id=author_id)
+        with _write_transaction():
+            inserted, counted = _insert_counted(row, author_id=author_id, actor=actor)
+            if inserted and not counted:
+                # The repo is gone (deleted since the caller looked it up): take the row back out.
+                Session.objects.filter(pk=row["session_id"]).delete()
+                raise NotFoundError(REPO_NOT_FOUND)
         if inserted:
-            break
+            return row, True
         try:
             existing = session_get(repo_id=repo_id, session_id=row["session_id"])
         except NotFoundError:  # deleted since the insert found it: try the same id again
@@ -107,15 +115,7 @@ def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[R
             row["ended_at"] = row["started_at"]
         row["session_id"] = session_id_for(repo_id=repo_id, author=author, started_at=row["started_at"])
 
-    if not counted:
-        # The repo is gone (deleted since the caller looked it up): take the row back out.
-        Session.objects.filter(pk=row["session_id"]).delete()
-        raise NotFoundError(REPO_NOT_FOUND)
-    _record(row, "session.created", actor)
-    return row, True
 
-
-@transaction.atomic(savepoint=False)
 def session_stop(
     *,
     repo_id: str,
@@ -130,33 +130,32 @@ def session_stop(
 
     ``ended_at`` defaults to now, or to ``started_at`` if that is later. A session that
     already ended keeps its first ``ended_at`` (and notes): stopping it changes nothing.
-    ``if_match``: see ``_check``. ``current``: the session's row as the caller read it in
-    this same transaction (the API reads it with the repo, in one statement); read here
-    when not given.
+    ``if_match``: see ``_check``. ``current``: the session's row as the caller just read it
+    (the API reads it with the repo, in one statement); read here when not given.
     """
     # With a condition, it is judged on the row as it is while no one else can change it
-    # (locked). Without one, a plain read: a session that has ended never starts again, so
-    # a stop of one answers with it and writes nothing.
-    if if_match is not None:
-        row = _check(_locked_row(repo_id, session_id), if_match)
-    else:
-        row = dict(current) if current is not None else session_get(repo_id=repo_id, session_id=session_id)
-    while row["is_active"]:
-        end = to_utc(ended_at) if ended_at is not None else max(timezone.now(), row["started_at"])
-        if end < row["started_at"]:
-            raise ValidationError({"ended_at": ["Must not be before the session's startedAt."]})
-        changes = {"ended_at": end, "is_active": False, **({"notes": notes} if notes is not None else {})}
-        if _update(session_id, changes, while_active=True):
-            row.update(changes)
-            _record(row, "session.stopped", actor)
-            return row
-        # Another stop ended it between the read and the UPDATE (which waited for that
-        # stop's commit): answer with the session as that stop left it.
-        row = session_get(repo_id=repo_id, session_id=session_id)
-    return row
+    # (locked, in a transaction). Without one, a plain read: a session that has ended never
+    # starts again, so a stop of one answers with it and writes nothing; one that has not is
+    # stopped by one conditional statement, atomic on its own.
+    with _write_transaction(locking=if_match is not None):
+        if if_match is not None:
+            row = _check(_locked_row(repo_id, session_id), if_match)
+        else:
+            row = dict(current) if current is not None else session_get(repo_id=repo_id, session_id=session_id)
+        while row["is_active"]:
+            end = to_utc(ended_at) if ended_at is not None else max(timezone.now(), row["started_at"])
+            if end < row["started_at"]:
+                raise ValidationError({"ended_at": ["Must not be before the session's startedAt."]})
+            changes = {"ended_at": end, "is_active": False, **({"notes": notes} if notes is not None else {})}
+            stopped = {**row, **changes}
+            if _update(stopped, changes, event="session.stopped", actor=actor, while_active=True):
+                return stopped
+            # Another stop ended it between the read and the UPDATE (which waited for that
+            # stop's commit): answer with the session as that stop left it.
+            row = session_get(repo_id=repo_id, session_id=session_id)
+        return row
 
 
-@transaction.atomic(savepoint=False)
 def session_stop_current(
     *,
     repo_id: str,
@@ -179,7 +178,7 @@ def session_stop_current(
     )
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def session_update(
     *, repo_id: str, session_id: str, if_match: Precondition | None = None, actor=None, **changes: Any
 ) -> Row:
@@ -191,7 +190,7 @@ def session_update(
     return _apply(_check(_locked_row(repo_id, session_id), if_match), changes, event="session.updated", actor=actor)
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def session_commits_add(
     *, repo_id: str, session_id: str, commits: Iterable[str], if_match: Precondition | None = None, actor=None
 ) -> Row:
@@ -203,7 +202,7 @@ def session_commits_add(
     return _apply(row, {"commits": merged}, event="session.commits_added", actor=actor)
 
 
-@transaction.atomic(savepoint=False)
+@transaction.atomic
 def session_delete(*, repo_id: str, session_id: str, if_match: Precondition | None = None, actor=None) -> Row:
     """Delete a session and keep the repo's count exact; returns the session as it was."""
     row = _check(_locked_row(repo_id, session_id), if_match)
@@ -276,17 +275,32 @@ def _apply(row: Row, changes: Mapping[str, Any], *, event: str, actor) -> Row:
     the row after. Nothing differs: nothing written, no event."""
     changed = {name: value for name, value in changes.items() if row[name] != value}
     if changed:
-        _update(row["session_id"], changed)
         row.update(changed)
-        _record(row, event, actor)
+        _update(row, changed, event=event, actor=actor)
     return row
 
 
-def _record(row: Row, event: str, actor) -> None:
-    """The change's event, with the session as the API shows it (last in the transaction:
-    it locks the repo's event sequence until the commit)."""
-    event_record(
-        repo_id=row["repo_id"], session_id=row["session_id"], type=event, actor=actor, session=session_body(row)
+def _write_transaction(*, locking: bool = False):
+    """The transaction a write needs. On PostgreSQL a write is one statement, its event
+    included (``events_app.services.event_record(change=...)``): atomic on its own, it needs
+    none, unless the write first reads a row it locks (``locking``). On SQLite, which has
+    no data-modifying CTEs, the write and its event are statements in one transaction."""
+    if locking or connection.vendor != "postgresql":
+        return transaction.atomic()
+    return nullcontext()
+
+
+def _record(row: Row, event: str, actor, change: Change | None = None) -> tuple[Any, ...]:
+    """The change's event, with the session as the API shows it (``row``, after the change).
+    Without ``change``, last in the transaction that made it (it locks the repo's event
+    sequence until the commit); with one, the change and the event are one statement."""
+    return event_record(
+        repo_id=row["repo_id"],
+        session_id=row["session_id"],
+        type=event,
+        actor=actor,
+        session=session_body(row),
+        change=change,
     )
 
 
@@ -306,32 +320,43 @@ def _add_to_session_count(repo_id: str, delta: int) -> bool:
 _INSERT_FIELDS = tuple(Session._meta.concrete_fields)
 
 
-def _insert_counted(row: Row, *, author_id: int | None) -> tuple[bool, bool]:
-    """INSERT the session ``row`` unless a session with its id exists, and count it in its
-    repo's ``session_count``. Returns ``(inserted, counted)``: ``(False, False)`` when the
-    id was taken (nothing written), ``(True, False)`` when the repo is gone (the row is
-    written: the caller takes it back out).
+def _insert_counted(row: Row, *, author_id: int | None, actor) -> tuple[bool, bool]:
+    """INSERT the session ``row`` unless a session with its id exists, count it in its repo's
+    ``session_count`` and record ``session.created``. Returns ``(inserted, counted)``:
+    ``(False, False)`` when the id was taken (nothing written), ``(True, False)`` when the
+    repo is gone (no event; the row is written in the caller's transaction, which takes it
+    back out).
 
     Hand-written (``ON CONFLICT DO NOTHING``: PostgreSQL 9.5+, SQLite 3.24+): every create
     runs it, and ``Model.save()`` cost more CPU to build than the statement costs to run.
-    Values are converted by each field, as ``save()`` converts them. On PostgreSQL the count
-    is bumped by the same statement (a data-modifying CTE): each statement there is a round
-    trip over the network, while SQLite's are calls into the library, where the two
-    statements stay apart.
+    Values are converted by each field, as ``save()`` converts them. On PostgreSQL the
+    insert, the count and the event are one statement (data-modifying CTEs): each statement
+    there is a round trip over the network, while SQLite's are calls into the library, where
+    they stay apart.
     """
     values = [
         field.get_db_prep_save(author_id if field.name == "author" else row[field.attname], connection)
         for field in _INSERT_FIELDS
     ]
+    if connection.vendor == "postgresql":
+        change = Change(_insert_counted_ctes(), [*values, 1], made="counted", returning=_INSERT_COUNTED_RETURNING)
+        try:
+            inserted, counted = _record(row, "session.created", actor, change)
+        except IntegrityError:
+            # Outside a transaction the statement commits at once: a repo deleted since the
+            # statement began fails its (deferred) foreign key check, and nothing is written.
+            if Repo.objects.filter(pk=row["repo_id"]).exists():
+                raise
+            return True, False
+        return bool(inserted), bool(counted)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_insert_counted_sql(), [*values, 1])
-            inserted, counted = cursor.fetchone()
-            return bool(inserted), bool(counted)
         cursor.execute(_insert_sql(), values)
         if cursor.rowcount == 0:
             return False, False
-    return True, _add_to_session_count(row["repo_id"], 1)
+    if not _add_to_session_count(row["repo_id"], 1):
+        return True, False
+    _record(row, "session.created", actor)
+    return True, True
 
 
 @cache
@@ -343,25 +368,28 @@ def _insert_sql() -> str:
     return f"INSERT INTO {quote(Session._meta.db_table)} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
 
 
+_INSERT_COUNTED_RETURNING = "(SELECT count(*) FROM inserted), (SELECT count(*) FROM counted)"
+
+
 @cache
-def _insert_counted_sql() -> str:
+def _insert_counted_ctes() -> str:
     quote = connection.ops.quote_name
     repo_id = quote(Session._meta.get_field("repo").column)
     return f"""
-        WITH inserted AS ({_insert_sql()} RETURNING {repo_id}),
+        inserted AS ({_insert_sql()} RETURNING {repo_id}),
         counted AS (
             UPDATE {quote(Repo._meta.db_table)} SET session_count = session_count + %s
             WHERE {quote(Repo._meta.pk.column)} IN (SELECT {repo_id} FROM inserted)
             RETURNING 1
         )
-        SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM counted)
     """
 
 
-def _update(session_id: str, changes: Mapping[str, Any], *, while_active: bool = False) -> bool:
-    """Write ``changes`` (field name -> value) to the session's row; with ``while_active``,
-    only if it has not ended (the stop's conditional UPDATE: of two racing stops exactly one
-    matches). True when the row was written.
+def _update(row: Row, changes: Mapping[str, Any], *, event: str, actor, while_active: bool = False) -> bool:
+    """Write ``changes`` (field name -> value) to the session's row and record ``event``
+    (``row`` is the session after the change); with ``while_active``, only if it has not
+    ended (the stop's conditional UPDATE: of two racing stops exactly one matches). True
+    when the row was written; no event when it was not. On PostgreSQL, one statement.
 
     Hand-written, portable SQL: building the ORM's UPDATE cost more CPU than a stop's other
     queries together. Values are converted by each field, as ``QuerySet.update`` converts them.
@@ -373,6 +401,17 @@ def _update(session_id: str, changes: Mapping[str, Any], *, while_active: bool =
     where = f"{quote(Session._meta.pk.column)} = %s"
     if while_active:
         where += f" AND {quote(Session._meta.get_field('ended_at').column)} IS NULL"
+    update = f"UPDATE {quote(Session._meta.db_table)} SET {sets} WHERE {where}"
+    params = [*values, row["session_id"]]
+    if connection.vendor == "postgresql":
+        change = Change(
+            f"changed AS ({update} RETURNING 1)", params, made="changed", returning="EXISTS (SELECT 1 FROM changed)"
+        )
+        (written,) = _record(row, event, actor, change)
+        return written
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {quote(Session._meta.db_table)} SET {sets} WHERE {where}", [*values, session_id])
-        return cursor.rowcount > 0
+        cursor.execute(update, params)
+        if cursor.rowcount == 0:
+            return False
+    _record(row, event, actor)
+    return True

@@ -31,7 +31,6 @@ from musehub.api.schema import (
     NOT_MODIFIED,
 )
 from musehub.api.streaming import with_heartbeat
-from musehub.api.transactions import AtomicHandlerMixin
 from musehub.api.validation import validated
 from musehub.core.errors import NotFoundError
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
@@ -103,8 +102,14 @@ WRITE_CONDITIONAL = {**ERRORS_WRITE, **ERRORS_IF_MATCH}
         responses={204: None, **ERRORS_DELETE, **ERRORS_IF_MATCH},
     ),
 )
-class SessionViewSet(ConditionalGetMixin, AtomicHandlerMixin, RepoScopedMixin, viewsets.GenericViewSet):
-    """Recording sessions of one repo."""
+class SessionViewSet(ConditionalGetMixin, RepoScopedMixin, viewsets.GenericViewSet):
+    """Recording sessions of one repo.
+
+    No handler-wide transaction (``AtomicHandlerMixin``): each handler makes one call to a
+    service, which takes the transaction its write needs, and none where the write is one
+    statement (``sessions_app.services``): a ``BEGIN`` and a ``COMMIT`` would be two more
+    round trips, with the rows the write locks held across them.
+    """
 
     serializer_class = SessionSerializer
     # Declared so the OpenAPI schema documents the filters; the list cleans them itself.

@@ -11,6 +11,10 @@ runs in a transaction of its own (autocommit). Wrapping them in one more would o
 ``BEGIN`` and a ``COMMIT``: two round trips to the database on the busiest routes, with no
 difference to what the read sees (READ COMMITTED gives each statement its own snapshot
 either way). So only writes get the handler-wide transaction.
+
+The session routes, the busiest writes, do without it: each of their handlers makes one
+call to a service that takes the transaction its write needs, and on PostgreSQL a create
+or a stop is one statement that needs none (``sessions_app.services``).
 """
 
 from __future__ import annotations

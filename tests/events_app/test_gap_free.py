@@ -38,8 +38,9 @@ def test_a_poller_following_next_after_sees_every_event_once_in_order(monkeypatc
     record = event_services.event_record
 
     def dawdling_record(**kwargs):
-        record(**kwargs)
+        recorded = record(**kwargs)
         time.sleep(random.uniform(0, 0.02))  # the commit comes a little later: others get ahead
+        return recorded
 
     monkeypatch.setattr(session_services, "event_record", dawdling_record)
     start = threading.Barrier(WRITERS + 1)

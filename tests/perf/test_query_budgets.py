@@ -3,9 +3,10 @@ or the page size.
 
 Each request is signed in with a real ``Bearer`` token, so the token lookup is counted.
 A budget counts the statements that read or write data. Transaction control is not
-counted: the request's own transaction (``musehub.api.transactions``) shows up as ``BEGIN``/``COMMIT``
-on SQLite, as nothing on PostgreSQL (psycopg opens it implicitly) and as a ``SAVEPOINT``
-pair inside a test transaction, and it costs the same however big the repo is.
+counted: a write's transaction (``musehub.api.transactions``, or the session service's)
+shows up as ``BEGIN``/``COMMIT`` on SQLite, as nothing on PostgreSQL (psycopg opens it
+implicitly) and as a ``SAVEPOINT`` pair inside a test transaction, and it costs the same
+however big the repo is.
 """
 
 from __future__ import annotations

@@ -96,3 +96,57 @@ def test_a_create_in_a_repo_that_is_gone_is_not_found_and_leaves_nothing(user) -
         session_create(repo_id="e" * 64, author=user, intent="lost")
     assert list(Session.objects.values_list("intent", flat=True)) == ["kept"]
     assert Repo.objects.get(pk=repo.pk).session_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_a_create_in_a_repo_that_is_gone_leaves_nothing(user) -> None:
+    """As a request makes it: on PostgreSQL the statement commits at once, and the repo's
+    foreign key fails it at that commit; on SQLite the service's transaction rolls back."""
+    from repos_app.models import Repo
+    from sessions_app.services import session_create
+
+    repo = make_repo(owner=user)
+    session_create(repo_id=repo.pk, author=user, intent="kept")
+    with pytest.raises(NotFoundError):
+        session_create(repo_id="e" * 64, author=user, intent="lost")
+    assert list(Session.objects.values_list("intent", flat=True)) == ["kept"]
+    assert Repo.objects.get(pk=repo.pk).session_count == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("write", ["create", "stop"])
+def test_a_create_or_stop_is_one_statement_on_postgresql_with_its_event(user, write) -> None:
+    """The write, the repo's count and the event are one statement, run outside any
+    transaction: nothing is held locked across a round trip to the worker. On SQLite: its
+    statements in one transaction."""
+    from django.db import connection
+
+    from events_app.models import Event
+    from repos_app.models import Repo
+    from sessions_app.services import session_create, session_stop
+
+    repo = make_repo(owner=user)
+    session = make_session(repo, started_at=T0) if write == "stop" else None
+    seen: list[tuple[str, bool]] = []  # (statement, in a transaction)
+
+    def note(execute, sql, params, many, context):
+        seen.append((sql.split(None, 1)[0].upper(), connection.in_atomic_block))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        if write == "create":
+            row, created = session_create(repo_id=repo.pk, author=user, intent="one statement")
+            assert created
+        else:
+            row = session_stop(repo_id=repo.pk, session_id=session.pk)
+    writes = [(verb, atomic) for verb, atomic in seen if verb != "SELECT"]
+    if connection.vendor == "postgresql":
+        assert writes == [("WITH", False)]  # stop: the read of the row came first
+    else:
+        expected = [("INSERT", True), ("UPDATE", True)] if write == "create" else [("UPDATE", True)]
+        assert writes == [("BEGIN", False), *expected, ("INSERT", True)]  # the write(s), then the event
+    event = Event.objects.filter(repo_id=repo.pk).latest("event_id")
+    assert event.type == ("session.created" if write == "create" else "session.stopped")
+    assert event.session_id == row["session_id"]
+    assert Session.objects.get(pk=row["session_id"]).is_active is (write == "create")
+    assert Repo.objects.get(pk=repo.pk).session_count == 1

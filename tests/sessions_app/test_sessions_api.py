@@ -139,15 +139,16 @@ class TestPatch:
         assert field in resp.json()["errors"]
         assert Session.objects.get(pk=session.pk).location == "Abbey Road"
 
-    def test_patch_costs_five_queries(self, client, auth_headers, repo, session):
+    def test_patch_costs_four_queries_on_postgresql_and_five_elsewhere(self, client, auth_headers, repo, session):
         # token, repo + role, the session row locked (with its author), UPDATE, its event
-        # (events_app.services.event_record: the event and its deliveries in one statement)
+        # (events_app.services.event_record: the event and its deliveries in one statement,
+        # which on PostgreSQL is the UPDATE's own)
         with CaptureQueriesContext(connection) as captured:
             resp = client.patch(session_url(repo, session.session_id), {"notes": "x"}, headers=auth_headers)
         assert resp.json()["author"] == "testuser"
         transaction_control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT")
         statements = [q["sql"] for q in captured if not q["sql"].lstrip().upper().startswith(transaction_control)]
-        assert len(statements) == 5, statements
+        assert len(statements) == (4 if connection.vendor == "postgresql" else 5), statements
 
     def test_edit_of_a_session_deleted_meanwhile_is_not_found(self, repo, session):
         services.session_delete(repo_id=repo.pk, session_id=session.session_id)
