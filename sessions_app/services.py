@@ -324,8 +324,8 @@ def _insert_counted(row: Row, *, author_id: int | None, actor) -> tuple[bool, bo
     """INSERT the session ``row`` unless a session with its id exists, count it in its repo's
     ``session_count`` and record ``session.created``. Returns ``(inserted, counted)``:
     ``(False, False)`` when the id was taken (nothing written), ``(True, False)`` when the
-    repo is gone (no event; the row is written in the caller's transaction, which takes it
-    back out).
+    repo is gone (no event; in a transaction the row is written, and the caller takes it
+    back out; outside one nothing is).
 
     Hand-written (``ON CONFLICT DO NOTHING``: PostgreSQL 9.5+, SQLite 3.24+): every create
     runs it, and ``Model.save()`` cost more CPU to build than the statement costs to run.
