@@ -1,5 +1,6 @@
 """``session_get`` (a query compiled once, ``musehub.core.compiled``) returns what the
-ORM's ``.values()`` returns, on each database, and only for the session's own repo."""
+ORM's ``.values()`` returns, on each database, and only for the session's own repo; and
+the statements a create and a stop write a session's row with."""
 
 from __future__ import annotations
 
