@@ -266,15 +266,19 @@ def test_rate_limit_headers_show_the_tightest_limit(monkeypatch, client, repo, a
 
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "5/min", "hourly": "7/hour"})
     monkeypatch.setattr(APIView, "throttle_classes", [*api_settings.DEFAULT_THROTTLE_CLASSES, PerMinuteAndHour])
+    # A pinned clock, 20 minutes into an hour: the next minute is in the same hour (on the
+    # wall clock, a run in an hour's last minute would find the hourly count reset).
+    now = [1_800_000_000 + 20 * 60]
+    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: now[0])
     url = f"/api/repos/{repo.pk}/sessions"
     seen = [_rate_headers(client.get(url, headers=auth_headers)) for _ in range(4)]
     assert [(limit, left) for limit, left, _ in seen] == [(5, 4), (5, 3), (5, 2), (5, 1)]
-    assert 0 < seen[0][2] - time.time() <= 60
+    assert seen[0][2] == now[0] + 60  # the minute's window ends
     # The hourly budget runs out first for a caller who comes back the next minute.
-    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: time.time() + 60)
+    now[0] += 60
     limit, left, reset = _rate_headers(client.get(url, headers=auth_headers))
     assert (limit, left) == (7, 2)
-    assert reset % 3600 == 0
+    assert reset == 1_800_000_000 + 3600
 
 
 def test_errors_the_throttles_counted_carry_the_headers(low_rates, client, repo):
