@@ -24,10 +24,16 @@ from tests.factories import UserFactory, auth_header, make_token
 pytestmark = pytest.mark.django_db
 
 
+# A clock pinned 30 s into a minute (and 20 minutes into an hour): the counts are per fixed
+# window, and on the wall clock a test's requests could straddle two of them.
+MID_WINDOW = 1_800_000_000 + 20 * 60 + 30
+
+
 @pytest.fixture
 def low_rates(monkeypatch):
     # DRF binds the rates to the throttle class when it is imported: patch them there.
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "5/min"})
+    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: MID_WINDOW)
 
 
 def _assert_throttled(response):

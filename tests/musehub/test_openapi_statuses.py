@@ -15,6 +15,7 @@ import json
 
 import pytest
 from django.db import OperationalError
+from rest_framework.throttling import SimpleRateThrottle
 
 from musehub.api import throttling
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token
@@ -161,6 +162,8 @@ def test_a_reached_rate_limit_and_an_unreachable_database_are_documented(schema,
     """429 and 503, from every operation, as the caller sees them."""
     responses = {}
     monkeypatch.setattr(throttling.UserRateThrottle, "THROTTLE_RATES", {"anon": "1/min", "user": "1/min"})
+    # One pinned minute: on the wall clock the two requests could fall in two windows.
+    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: 1_800_000_030)
     for path, method, _ in operations(schema):
         url = _url(path, world["values"])
         # Each operation's first request may pass; the user's budget is long spent by the second.
