@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from tests.factories import UserFactory, auth_header, make_repo, make_token
 
@@ -23,6 +26,22 @@ def _isolated_throttle_counters(settings, throttle_file):
     from musehub.api.counters import counters
 
     counters().clear()
+
+
+@dataclass
+class ThrottleClock:
+    """What the throttles read as the time (Unix seconds); set ``now`` to move it."""
+
+    now: float
+
+
+@pytest.fixture
+def throttle_clock(monkeypatch) -> ThrottleClock:
+    """The throttles' clock, pinned 30 s into a minute and 20 minutes into an hour. They
+    count per fixed window: on the wall clock, a test's requests could straddle two."""
+    clock = ThrottleClock(1_800_000_000 + 20 * 60 + 30)
+    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: clock.now)
+    return clock
 
 
 @pytest.fixture(autouse=True)

@@ -24,16 +24,10 @@ from tests.factories import UserFactory, auth_header, make_token
 pytestmark = pytest.mark.django_db
 
 
-# A clock pinned 30 s into a minute (and 20 minutes into an hour): the counts are per fixed
-# window, and on the wall clock a test's requests could straddle two of them.
-MID_WINDOW = 1_800_000_000 + 20 * 60 + 30
-
-
 @pytest.fixture
-def low_rates(monkeypatch):
+def low_rates(monkeypatch, throttle_clock):
     # DRF binds the rates to the throttle class when it is imported: patch them there.
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "5/min"})
-    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: MID_WINDOW)
 
 
 def _assert_throttled(response):
@@ -193,14 +187,13 @@ def test_a_caller_costs_one_counter_per_window(low_rates, store, client, repo, u
     assert _stored_counts(store) == {f"throttle_user_{user.pk}": 4}
 
 
-def test_a_new_window_starts_the_count_over(low_rates, store, monkeypatch, client, repo):
+def test_a_new_window_starts_the_count_over(low_rates, throttle_clock, store, client, repo):
     url = f"/api/repos/{repo.pk}/sessions"
-    now = [1_800_000_000.0]  # a window (minute) boundary
-    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: now[0])
+    throttle_clock.now = 1_800_000_000.0  # a window (minute) boundary
     for _ in range(3):
         assert client.get(url).status_code == 200
     _assert_throttled(client.get(url))
-    now[0] += 60
+    throttle_clock.now += 60
     assert client.get(url).status_code == 200
     assert _stored_counts(store)["throttle_anon_127.0.0.1"] == 1
 
@@ -240,11 +233,10 @@ def _rate_headers(response) -> tuple[int, int, int]:
     )
 
 
-def test_rate_limit_headers_count_down_and_reset(low_rates, monkeypatch, client, repo, auth_headers):
+def test_rate_limit_headers_count_down_and_reset(low_rates, throttle_clock, client, repo, auth_headers):
     """A signed-in caller sees its own (tighter: 5/min) budget count down to 0, a 429 with
     the same reset, and a fresh budget in the next window."""
-    now = [1_800_000_030.5]  # 29.5 s before the minute ends
-    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: now[0])
+    throttle_clock.now = 1_800_000_030.5  # 29.5 s before the minute ends
     url = f"/api/repos/{repo.pk}/sessions"
     seen = []
     for _ in range(5):
@@ -256,13 +248,13 @@ def test_rate_limit_headers_count_down_and_reset(low_rates, monkeypatch, client,
     _assert_throttled(refused)
     assert _rate_headers(refused) == (5, 0, 1_800_000_060)
     assert int(refused["Retry-After"]) == 30
-    now[0] += 30  # the next window
+    throttle_clock.now += 30  # the next window
     response = client.get(url, headers=auth_headers)
     assert response.status_code == 200
     assert _rate_headers(response) == (5, 4, 1_800_000_120)
 
 
-def test_rate_limit_headers_show_the_tightest_limit(monkeypatch, client, repo, auth_headers):
+def test_rate_limit_headers_show_the_tightest_limit(monkeypatch, throttle_clock, client, repo, auth_headers):
     """Two throttles count a signed-in caller's request (a scoped one added beside the user
     one): the headers are those of the one that runs out first."""
     from musehub.api.throttling import UserRateThrottle
@@ -272,16 +264,15 @@ def test_rate_limit_headers_show_the_tightest_limit(monkeypatch, client, repo, a
 
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "3/min", "user": "5/min", "hourly": "7/hour"})
     monkeypatch.setattr(APIView, "throttle_classes", [*api_settings.DEFAULT_THROTTLE_CLASSES, PerMinuteAndHour])
-    # A pinned clock, 20 minutes into an hour: the next minute is in the same hour (on the
-    # wall clock, a run in an hour's last minute would find the hourly count reset).
-    now = [1_800_000_000 + 20 * 60]
-    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: now[0])
+    # The pinned clock is 20 minutes into an hour: the next minute is in the same hour (on
+    # the wall clock, a run in an hour's last minute would find the hourly count reset).
+    throttle_clock.now = 1_800_000_000 + 20 * 60
     url = f"/api/repos/{repo.pk}/sessions"
     seen = [_rate_headers(client.get(url, headers=auth_headers)) for _ in range(4)]
     assert [(limit, left) for limit, left, _ in seen] == [(5, 4), (5, 3), (5, 2), (5, 1)]
-    assert seen[0][2] == now[0] + 60  # the minute's window ends
+    assert seen[0][2] == throttle_clock.now + 60  # the minute's window ends
     # The hourly budget runs out first for a caller who comes back the next minute.
-    now[0] += 60
+    throttle_clock.now += 60
     limit, left, reset = _rate_headers(client.get(url, headers=auth_headers))
     assert (limit, left) == (7, 2)
     assert reset == 1_800_000_000 + 3600

@@ -15,7 +15,6 @@ import json
 
 import pytest
 from django.db import OperationalError
-from rest_framework.throttling import SimpleRateThrottle
 
 from musehub.api import throttling
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token
@@ -158,12 +157,13 @@ def test_what_each_operation_answers_is_documented(schema, world, client):
     assert undocumented == []
 
 
-def test_a_reached_rate_limit_and_an_unreachable_database_are_documented(schema, world, client, monkeypatch):
+def test_a_reached_rate_limit_and_an_unreachable_database_are_documented(
+    schema, world, client, monkeypatch, throttle_clock
+):
     """429 and 503, from every operation, as the caller sees them."""
     responses = {}
     monkeypatch.setattr(throttling.UserRateThrottle, "THROTTLE_RATES", {"anon": "1/min", "user": "1/min"})
-    # One pinned minute: on the wall clock the two requests could fall in two windows.
-    monkeypatch.setattr(SimpleRateThrottle, "timer", lambda self: 1_800_000_030)
+    # The throttles' clock is pinned (``throttle_clock``): both requests fall in one minute.
     for path, method, _ in operations(schema):
         url = _url(path, world["values"])
         # Each operation's first request may pass; the user's budget is long spent by the second.
