@@ -21,6 +21,17 @@ from repos_app.models import Collaborator, Repo, Role
 
 REPO_NOT_FOUND = "Repo not found."
 
+
+class RepoNotWritableError(NotFoundError):
+    """A write made only if the caller may write to the repo (``repo_writable_sql``) was not
+    made: there is no such repo, or the caller may not write to it. Answered as a missing
+    repo, unless the caller asks the permission predicates why (a repo the caller may read
+    is 403 there)."""
+
+    def __init__(self) -> None:
+        super().__init__(REPO_NOT_FOUND)
+
+
 #: The columns of a repo row (``owner__username`` is the owner's name).
 REPO_ROW_FIELDS = (
     "repo_id",
@@ -71,6 +82,24 @@ _REPO_FOR_CALLER = CompiledQuery(
     ),
     integers=("user_id",),
 )
+
+
+# The repo, if the caller may write to it, as a subquery of a write made only then
+# (``repo_writable_sql``): CanWriteRepo's rule, a role in ``Role.CAN_WRITE`` (owner, write).
+_REPO_WRITABLE = CompiledQuery(
+    lambda repo_id, user_id, owner_role, write_role: (
+        repo_for_caller(repo_id, user_id, owner_role).filter(caller_role__in=(owner_role, write_role)).values("repo_id")
+    ),
+    integers=("user_id",),
+)
+
+
+def repo_writable_sql(*, repo_id: str, user) -> tuple[str, list[Any]]:
+    """A ``SELECT`` (and its values) that finds repo ``repo_id`` when ``user`` may write to
+    it, and no row when the repo is missing or the user may not: for a statement that
+    writes only if the caller may, so that the check and the write are one round trip.
+    Why a caller was refused is then ``repo_get``'s and the permission predicates' to say."""
+    return _REPO_WRITABLE.sql(repo_id=repo_id, user_id=caller_id(user), owner_role=Role.OWNER, write_role=Role.WRITE)
 
 
 def repo_get(*, repo_id: str, user) -> dict[str, Any]:

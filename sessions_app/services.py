@@ -44,7 +44,7 @@ from musehub.core.naming import camel
 from musehub.core.timestamps import format_timestamp, to_utc
 from musehub.genesis import compute_identity_id, compute_session_id
 from repos_app.models import Repo
-from repos_app.selectors import REPO_NOT_FOUND
+from repos_app.selectors import REPO_NOT_FOUND, RepoNotWritableError, repo_writable_sql
 from sessions_app.fields import COMPARED, MAX_COMMITS, check_editable, create_values
 from sessions_app.models import Session
 from sessions_app.render import AUTHOR, ROW_FIELDS, session_body
@@ -62,7 +62,7 @@ def session_id_for(*, repo_id: str, author, started_at: datetime) -> str:
     return compute_session_id(repo_id, identity, format_timestamp(started_at))
 
 
-def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[Row, bool]:
+def session_create(*, repo_id: str, author, actor=None, writer=None, **given: Any) -> tuple[Row, bool]:
     """Start (or push an already finished) session; returns ``(row, created)``.
 
     ``given`` holds the fields the client set (``sessions_app.fields``); the others take
@@ -71,6 +71,10 @@ def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[R
     ``created=False`` when every given field matches, and ``ConflictError`` is raised when
     one differs. Without ``started_at`` the server picks a start instant unique for this
     author and repo. ``NotFoundError`` when the repo does not exist.
+
+    ``writer``: a user who must be allowed to write to the repo (the API's caller). The
+    insert is then made only if they may, checked by the insert itself (one round trip,
+    not a read before it); ``RepoNotWritableError`` when they may not, or there is no repo.
     """
     values = create_values(given)
     now = timezone.now()
@@ -94,7 +98,7 @@ def session_create(*, repo_id: str, author, actor=None, **given: Any) -> tuple[R
     author_id = author.pk if author is not None else None
     while True:
         with _write_transaction():
-            inserted, counted = _insert_counted(row, author_id=author_id, actor=actor)
+            inserted, counted = _insert_counted(row, author_id=author_id, actor=actor, writer=writer)
             if inserted and not counted:
                 # The repo is gone (deleted since the caller looked it up): take the row back out.
                 Session.objects.filter(pk=row["session_id"]).delete()
@@ -320,12 +324,13 @@ def _add_to_session_count(repo_id: str, delta: int) -> bool:
 _INSERT_FIELDS = tuple(Session._meta.concrete_fields)
 
 
-def _insert_counted(row: Row, *, author_id: int | None, actor) -> tuple[bool, bool]:
+def _insert_counted(row: Row, *, author_id: int | None, actor, writer=None) -> tuple[bool, bool]:
     """INSERT the session ``row`` unless a session with its id exists, count it in its repo's
     ``session_count`` and record ``session.created``. Returns ``(inserted, counted)``:
     ``(False, False)`` when the id was taken (nothing written), ``(True, False)`` when the
     repo is gone (no event; in a transaction the row is written, and the caller takes it
-    back out; outside one nothing is).
+    back out; outside one nothing is). With a ``writer`` who may not write to the repo (or
+    no repo), nothing is written: ``RepoNotWritableError``.
 
     Hand-written (``ON CONFLICT DO NOTHING``: PostgreSQL 9.5+, SQLite 3.24+): every create
     runs it, and ``Model.save()`` cost more CPU to build than the statement costs to run.
@@ -338,18 +343,27 @@ def _insert_counted(row: Row, *, author_id: int | None, actor) -> tuple[bool, bo
         field.get_db_prep_save(author_id if field.name == "author" else row[field.attname], connection)
         for field in _INSERT_FIELDS
     ]
+    writable = repo_writable_sql(repo_id=row["repo_id"], user=writer) if writer is not None else None
     if connection.vendor == "postgresql":
-        change = Change(_insert_counted_ctes(), [*values, 1], made="counted", returning=_INSERT_COUNTED_RETURNING)
+        admitted, admitted_params = writable or (None, [])
+        params = [*admitted_params, *values, 1]
+        change = Change(_insert_counted_ctes(admitted), params, made="counted", returning=_INSERT_COUNTED_RETURNING)
         try:
-            inserted, counted = _record(row, "session.created", actor, change)
+            inserted, counted, allowed = _record(row, "session.created", actor, change)
         except IntegrityError:
             # Outside a transaction the statement commits at once: a repo deleted since the
             # statement began fails its (deferred) foreign key check, and nothing is written.
             if Repo.objects.filter(pk=row["repo_id"]).exists():
                 raise
             return True, False
+        if not allowed:
+            raise RepoNotWritableError()
         return bool(inserted), bool(counted)
     with connection.cursor() as cursor:
+        if writable is not None:
+            cursor.execute(f"SELECT EXISTS ({writable[0]})", writable[1])
+            if not cursor.fetchone()[0]:
+                raise RepoNotWritableError()
         cursor.execute(_insert_sql(), values)
         if cursor.rowcount == 0:
             return False, False
@@ -368,15 +382,33 @@ def _insert_sql() -> str:
     return f"INSERT INTO {quote(Session._meta.db_table)} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
 
 
-_INSERT_COUNTED_RETURNING = "(SELECT count(*) FROM inserted), (SELECT count(*) FROM counted)"
+_INSERT_COUNTED_RETURNING = (
+    "(SELECT count(*) FROM inserted), (SELECT count(*) FROM counted), EXISTS (SELECT FROM admitted)"
+)
 
 
 @cache
-def _insert_counted_ctes() -> str:
+def _insert_counted_ctes(admitted: str | None) -> str:
+    """The create's CTEs on PostgreSQL. The CTE ``admitted`` runs the query ``admitted`` (the
+    writer's repo: ``repo_writable_sql``, its parameters first), or without one is a row
+    regardless; the insert is made only when it has a row. In ``INSERT ... SELECT`` nothing
+    but a cast gives a parameter its type (a NULL, a string), so each is cast to its
+    column's; strings to ``text``, which the column refuses if too long, where a cast to
+    ``varchar(n)`` would cut them short."""
     quote = connection.ops.quote_name
     repo_id = quote(Session._meta.get_field("repo").column)
+    marks = ", ".join(
+        "%s::text" if field.get_internal_type() in ("CharField", "TextField") else f"%s::{field.db_type(connection)}"
+        for field in _INSERT_FIELDS
+    )
+    names = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
+    insert = (
+        f"INSERT INTO {quote(Session._meta.db_table)} ({names}) SELECT {marks} WHERE EXISTS (SELECT FROM admitted) "
+        f"ON CONFLICT ({quote(Session._meta.pk.column)}) DO NOTHING"
+    )
     return f"""
-        inserted AS ({_insert_sql()} RETURNING {repo_id}),
+        admitted AS ({admitted or "SELECT"}),
+        inserted AS ({insert} RETURNING {repo_id}),
         counted AS (
             UPDATE {quote(Repo._meta.db_table)} SET session_count = session_count + %s
             WHERE {quote(Repo._meta.pk.column)} IN (SELECT {repo_id} FROM inserted)

@@ -34,6 +34,7 @@ from musehub.api.streaming import with_heartbeat
 from musehub.api.validation import validated
 from musehub.core.errors import NotFoundError
 from repos_app.permissions import CanReadRepo, CanWriteRepo, RepoScopedMixin
+from repos_app.selectors import RepoNotWritableError
 from sessions_app import export, selectors, services
 from sessions_app.filters import SessionFilter, clean_filters
 from sessions_app.models import Session
@@ -158,9 +159,23 @@ class SessionViewSet(ConditionalGetMixin, RepoScopedMixin, viewsets.GenericViewS
         return Response(body, headers=headers)
 
     def create(self, request, repo_id: str):
-        self.get_repo()
-        given = self._valid(SessionCreateSerializer)
-        row, created = services.session_create(repo_id=repo_id, author=request.user, actor=request.user, **given)
+        # The repo and the caller's right to write to it are checked by the insert itself
+        # (one round trip, not a read before it). Refusals still come in the routes' order,
+        # and in their words: the repo's (404, 403) before the body's (400, 415, 422).
+        try:
+            given = self._valid(SessionCreateSerializer)
+        except Exception:
+            self.get_repo()
+            raise
+        try:
+            row, created = services.session_create(
+                repo_id=repo_id, author=request.user, actor=request.user, writer=request.user, **given
+            )
+        except RepoNotWritableError:
+            # Why: 404 or 403. (Had a grant come between the insert and this read, the
+            # insert's answer stands: a missing repo, as when a delete comes between them.)
+            self.get_repo()
+            raise
         return Response(session_body(row), status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
     def retrieve(self, request, repo_id: str, session_id: str):

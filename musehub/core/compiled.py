@@ -91,14 +91,8 @@ class CompiledQuery:
     def iterate(self, *, using: str = DEFAULT_DB_ALIAS, **params: Any) -> Iterator[dict[str, Any]]:
         """``fetch``, one row at a time: a row is converted (its JSON decoded, say) only when
         it is asked for, so a caller that stops early never builds the rest."""
-        shape = {name: params[name] for name in self._shape}
-        key = (using, *shape.values())
-        sql, bindings, names, converters = self._compiled.get(key) or self._compile(key, using, shape)
+        sql, values, names, converters = self._bind(using, params)
         connection = connections[using]
-        values = [
-            binding.value if isinstance(binding, _Constant) else self._to_db(binding, params[binding], connection)
-            for binding in bindings
-        ]
         with connection.cursor() as cursor:
             cursor.execute(sql, values)
             while chunk := cursor.fetchmany(_CHUNK):
@@ -108,6 +102,23 @@ class CompiledQuery:
                         for convert in functions:
                             values[position] = convert(values[position], expression, connection)
                     yield dict(zip(names, values, strict=True))
+
+    def sql(self, *, using: str = DEFAULT_DB_ALIAS, **params: Any) -> tuple[str, list[Any]]:
+        """The statement and its values for these parameters, not run: for a statement that
+        holds it as a subquery (a write made only if the query finds a row)."""
+        sql, values, _, _ = self._bind(using, params)
+        return sql, values
+
+    def _bind(self, using: str, params: dict[str, Any]) -> tuple[str, list[Any], tuple[str, ...], dict]:
+        shape = {name: params[name] for name in self._shape}
+        key = (using, *shape.values())
+        sql, bindings, names, converters = self._compiled.get(key) or self._compile(key, using, shape)
+        connection = connections[using]
+        values = [
+            binding.value if isinstance(binding, _Constant) else self._to_db(binding, params[binding], connection)
+            for binding in bindings
+        ]
+        return sql, values, names, converters
 
 
 #: Rows taken from the database driver at a time by ``iterate``.
