@@ -2,7 +2,9 @@
 
 Every repo and session view resolves its repo through ``RepoScopedMixin.get_repo()`` (a
 repo row with the caller's role, ``repos_app.selectors.repo_get``) and combines these
-predicates. How a refusal is answered follows from DRF and one rule here:
+predicates. One exception: a session create's insert checks ``CanWriteRepo``'s rule itself
+(``repos_app.selectors.repo_writable_sql``), and the view asks ``get_repo()`` only when it
+refused, for the answer. How a refusal is answered follows from DRF and one rule here:
 - a signed-in caller who may not read a private repo gets 404, exactly as if it did not
   exist (``get_repo``), so its existence does not leak;
 - otherwise a failed predicate is 403 for a signed-in caller and 401 for an anonymous one
@@ -66,7 +68,8 @@ class RepoScopedMixin:
     """For views under ``/repos/{repo_id}``: resolve the repo once, with the caller's role.
 
     DRF skips object permissions on list and create, so this lookup is what guards the
-    nested routes. It costs one query (the role is a subquery of the same statement).
+    nested routes (a create's insert applies ``CanWriteRepo``'s rule itself). It costs one
+    query (the role is a subquery of the same statement).
     """
 
     repo_url_kwarg = "repo_id"
