@@ -55,7 +55,7 @@ class QuietAccessLogger(Logger):
 
     With a ``logconfig_dict``, gunicorn builds every request's access-log fields (a dict of
     each request and response header, the environ, a formatted date) before its logger
-    throws them away: ~50 µs of a worker's CPU per request, measured under ``wrk``."""
+    throws them away: ~20 µs of a worker's CPU per request (1 to 3% of a GET under ``wrk``)."""
 
     @property
     def access_log_enabled(self):

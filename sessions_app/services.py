@@ -374,12 +374,26 @@ def _insert_counted(row: Row, *, author_id: int | None, actor, writer=None) -> t
 
 
 @cache
-def _insert_sql() -> str:
+def _insert_sql(*, when_admitted: bool = False) -> str:
+    """The session INSERT, ``ON CONFLICT`` of its id doing nothing. ``when_admitted`` (the
+    create's statement on PostgreSQL): an ``INSERT ... SELECT`` made only when the CTE
+    ``admitted`` has a row. There nothing but a cast gives a parameter its type (a NULL, a
+    string), so each is cast to its column's; strings to ``text``, which the column refuses
+    if too long, where a cast to ``varchar(n)`` would cut them short."""
     quote = connection.ops.quote_name
     names = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
-    marks = ", ".join(["%s"] * len(_INSERT_FIELDS))
+    if when_admitted:
+        marks = ", ".join(
+            "%s::text"
+            if field.get_internal_type() in ("CharField", "TextField")
+            else f"%s::{field.db_type(connection)}"
+            for field in _INSERT_FIELDS
+        )
+        source = f"SELECT {marks} WHERE EXISTS (SELECT FROM admitted)"
+    else:
+        source = f"VALUES ({', '.join(['%s'] * len(_INSERT_FIELDS))})"
     key = quote(Session._meta.pk.column)
-    return f"INSERT INTO {quote(Session._meta.db_table)} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
+    return f"INSERT INTO {quote(Session._meta.db_table)} ({names}) {source} ON CONFLICT ({key}) DO NOTHING"
 
 
 _INSERT_COUNTED_RETURNING = (
@@ -391,24 +405,12 @@ _INSERT_COUNTED_RETURNING = (
 def _insert_counted_ctes(admitted: str | None) -> str:
     """The create's CTEs on PostgreSQL. The CTE ``admitted`` runs the query ``admitted`` (the
     writer's repo: ``repo_writable_sql``, its parameters first), or without one is a row
-    regardless; the insert is made only when it has a row. In ``INSERT ... SELECT`` nothing
-    but a cast gives a parameter its type (a NULL, a string), so each is cast to its
-    column's; strings to ``text``, which the column refuses if too long, where a cast to
-    ``varchar(n)`` would cut them short."""
+    regardless; the insert is made only when it has a row."""
     quote = connection.ops.quote_name
     repo_id = quote(Session._meta.get_field("repo").column)
-    marks = ", ".join(
-        "%s::text" if field.get_internal_type() in ("CharField", "TextField") else f"%s::{field.db_type(connection)}"
-        for field in _INSERT_FIELDS
-    )
-    names = ", ".join(quote(field.column) for field in _INSERT_FIELDS)
-    insert = (
-        f"INSERT INTO {quote(Session._meta.db_table)} ({names}) SELECT {marks} WHERE EXISTS (SELECT FROM admitted) "
-        f"ON CONFLICT ({quote(Session._meta.pk.column)}) DO NOTHING"
-    )
     return f"""
         admitted AS ({admitted or "SELECT"}),
-        inserted AS ({insert} RETURNING {repo_id}),
+        inserted AS ({_insert_sql(when_admitted=True)} RETURNING {repo_id}),
         counted AS (
             UPDATE {quote(Repo._meta.db_table)} SET session_count = session_count + %s
             WHERE {quote(Repo._meta.pk.column)} IN (SELECT {repo_id} FROM inserted)

@@ -7,6 +7,7 @@ refusal comes first when both the repo and the body are refused.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -110,8 +111,6 @@ BAD_BODIES = {
 
 
 def _post(client, repo_id: str, user, body, content_type: str = "application/json"):
-    import json
-
     data = body if isinstance(body, str) else json.dumps(body)
     return client.post(
         f"/api/repos/{repo_id}/sessions", data, content_type=content_type, headers=auth_header(make_token(user))
