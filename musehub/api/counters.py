@@ -6,7 +6,7 @@ and each keeps only the counters of recent windows. ``settings.THROTTLE_COUNTERS
 one (``{"BACKEND": dotted path, "LOCATION": ...}``, like ``CACHES``); ``musehub.settings``
 chooses by what is configured:
 
-- ``RedisCounters`` when ``REDIS_URL`` is set: ``INCR`` and ``EXPIREAT`` in one pipeline.
+- ``RedisCounters`` when ``REDIS_URL`` is set: ``INCR`` and ``EXPIREAT`` in one round trip.
 - ``DatabaseCounters`` on PostgreSQL: ``INSERT ... ON CONFLICT DO UPDATE ... RETURNING``
   into ``musehub_throttle``, an ``UNLOGGED`` table (migration ``musehub_api.0001``). A
   transaction that writes only unlogged tables commits without waiting for the WAL, and
@@ -139,12 +139,16 @@ class SQLiteCounters(Counters):
 
 class RedisCounters(Counters):
     """Counts in Redis (``LOCATION``: its URL): one key per caller and window, expiring
-    when the window ends. ``INCR`` and ``EXPIREAT`` go in one pipelined round trip."""
+    when the window ends. ``INCR`` and ``EXPIREAT`` go in one round trip, on a connection
+    each process (and thread) keeps: redis-py's ``Connection``, without the client's
+    pipeline around it, whose bookkeeping cost more CPU than the round trip itself
+    (bench/NOTES.md, issue 13's fifth part)."""
 
     def __init__(self, location: str = "") -> None:
         super().__init__(location)
         self._client = None
         self._pid = None
+        self._local = threading.local()
 
     def _redis(self):
         if self._pid != os.getpid():  # a client's sockets must not be shared with a fork
@@ -153,13 +157,37 @@ class RedisCounters(Counters):
             self._client, self._pid = redis.Redis.from_url(self.location), os.getpid()
         return self._client
 
+    def _connection(self):
+        local = self._local
+        if getattr(local, "pid", None) != os.getpid():  # new thread, or a forked worker
+            local.connection, local.pid = self._redis().connection_pool.get_connection(), os.getpid()
+        return local.connection
+
     def hit(self, caller: str, window_end: int) -> tuple[int, int]:
+        from redis import ConnectionError, TimeoutError
+
         key = f"musehub:throttle:{caller}:{window_end}"
-        pipe = self._redis().pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expireat(key, window_end + 1)
-        hits, _ = pipe.execute()
-        return hits, window_end
+        commands = (("INCR", key), ("EXPIREAT", key, window_end + 1))
+        connection = self._connection()
+        try:
+            return self._incr(connection, commands), window_end
+        except (ConnectionError, TimeoutError):
+            # A connection Redis closed while it was idle (a restart, a timeout) fails on
+            # first use: it opens again, and the hit is sent once more, as redis-py's
+            # client would.
+            return self._incr(connection, commands), window_end
+
+    @staticmethod
+    def _incr(connection, commands) -> int:
+        """Send ``INCR`` and ``EXPIREAT`` together; the count ``INCR`` answered."""
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+            hits = connection.read_response()
+            connection.read_response()
+        except BaseException:
+            connection.disconnect()  # a reply may be left unread: the next use starts afresh
+            raise
+        return hits
 
     def clear(self) -> None:
         client = self._redis()

@@ -214,15 +214,35 @@ def test_counters_of_ended_windows_are_deleted(backend, settings, tmp_path):
     assert _stored_counts(store) == {"just-ended": 1, "current": 2}
 
 
-def test_hits_are_counted_exactly_under_concurrency(tmp_path):
+@pytest.mark.parametrize("kind", ["sqlite_file", "redis"])
+def test_hits_are_counted_exactly_under_concurrency(kind, tmp_path):
     """Many threads (each with its own connection) hitting one counter lose no count."""
     from concurrent.futures import ThreadPoolExecutor
 
-    store = SQLiteCounters(str(tmp_path / "throttle.sqlite3"))
+    store = SQLiteCounters(str(tmp_path / "throttle.sqlite3")) if kind == "sqlite_file" else RedisCounters(_redis_url())
+    store.clear()
     window_end = int(time.time()) + 3600
     with ThreadPoolExecutor(max_workers=8) as pool:
         counts = sorted(pool.map(lambda _: store.hit("caller", window_end)[0], range(200)))
+    store.clear()
     assert counts == list(range(1, 201))
+
+
+def test_a_redis_connection_closed_while_idle_is_opened_again():
+    """Redis restarted, or dropped an idle client: the next hit opens the connection again
+    and counts once, and the key still expires when its window ends."""
+    store = RedisCounters(_redis_url())
+    store.clear()
+    window_end = int(time.time()) + 3600
+    assert store.hit("caller", window_end) == (1, window_end)
+    connection = store._connection()
+    connection.send_command("CLIENT", "ID")
+    store._redis().client_kill_filter(_id=connection.read_response())
+    assert store.hit("caller", window_end) == (2, window_end)
+    assert store.hit("caller", window_end) == (3, window_end)
+    key = f"musehub:throttle:caller:{window_end}"
+    assert store._redis().expiretime(key) == window_end + 1
+    store.clear()
 
 
 def _rate_headers(response) -> tuple[int, int, int]:
