@@ -57,6 +57,11 @@ RETURNING hits, window_end
 _PRUNE = f"DELETE FROM {TABLE} WHERE window_end < {{p}}"
 
 
+class CountersUnavailableError(Exception):
+    """The store did not answer (Redis down or too slow): the request cannot be counted,
+    and is refused with a 503 (``musehub.api.errors``), as when the database is down."""
+
+
 class Counters:
     """Where throttle counts live. ``hit`` is the only operation on the request path."""
 
@@ -154,7 +159,10 @@ class RedisCounters(Counters):
         if self._pid != os.getpid():  # a client's sockets must not be shared with a fork
             import redis
 
-            self._client, self._pid = redis.Redis.from_url(self.location), os.getpid()
+            # A Redis that does not answer must not hold a worker: give up after a few seconds
+            # (``socket_timeout`` / ``socket_connect_timeout`` in the URL win over these).
+            client = redis.Redis.from_url(self.location, socket_connect_timeout=2, socket_timeout=2)
+            self._client, self._pid = client, os.getpid()
         return self._client
 
     def _connection(self):
@@ -164,18 +172,21 @@ class RedisCounters(Counters):
         return local.connection
 
     def hit(self, caller: str, window_end: int) -> tuple[int, int]:
-        from redis import ConnectionError, TimeoutError
+        from redis import ConnectionError, RedisError, TimeoutError
 
         key = f"musehub:throttle:{caller}:{window_end}"
         commands = (("INCR", key), ("EXPIREAT", key, window_end + 1))
-        connection = self._connection()
         try:
-            return self._incr(connection, commands), window_end
-        except (ConnectionError, TimeoutError):
-            # A connection Redis closed while it was idle (a restart, a timeout) fails on
-            # first use: it opens again, and the hit is sent once more, as redis-py's
-            # client would.
-            return self._incr(connection, commands), window_end
+            connection = self._connection()
+            try:
+                return self._incr(connection, commands), window_end
+            except (ConnectionError, TimeoutError):
+                # A connection Redis closed while it was idle (a restart, a timeout) fails
+                # on first use: it opens again, and the hit is sent once more, as
+                # redis-py's client would.
+                return self._incr(connection, commands), window_end
+        except RedisError as error:
+            raise CountersUnavailableError(str(error)) from error
 
     @staticmethod
     def _incr(connection, commands) -> int:

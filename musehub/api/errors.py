@@ -14,14 +14,15 @@ from django.http import JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from musehub.api.counters import CountersUnavailableError
 from musehub.api.exceptions import Conflict, PreconditionFailed
 from musehub.core.errors import ConflictError, NotFoundError, PreconditionFailedError, flatten_messages
 from musehub.core.naming import camel
 
 logger = logging.getLogger("musehub.api")
 
-#: Seconds a client should wait before retrying when the database is unreachable.
-DATABASE_RETRY_AFTER = 5
+#: Seconds a client should wait before retrying when a store (the database, Redis) is unreachable.
+RETRY_AFTER_SECONDS = 5
 
 
 def validation_body(detail) -> dict:
@@ -36,13 +37,15 @@ def validation_body(detail) -> dict:
     return {"detail": "Invalid input. " + "; ".join(parts), "errors": errors}
 
 
-def database_unavailable_response() -> JsonResponse:
-    response = JsonResponse(
-        {"detail": "The database is unavailable; try again shortly."},
-        status=status.HTTP_503_SERVICE_UNAVAILABLE,
-    )
-    response["Retry-After"] = str(DATABASE_RETRY_AFTER)
+def unavailable_response(detail: str) -> JsonResponse:
+    """503 with ``Retry-After``: a store the service needs did not answer."""
+    response = JsonResponse({"detail": detail}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+def database_unavailable_response() -> JsonResponse:
+    return unavailable_response("The database is unavailable; try again shortly.")
 
 
 def exception_handler(exc, context):
@@ -80,6 +83,11 @@ def exception_handler(exc, context):
     if isinstance(exc, (OperationalError, InterfaceError)):
         # Let the middleware answer: it also sees errors raised outside DRF (BEGIN).
         return None
+    if isinstance(exc, CountersUnavailableError):
+        # Redis (the throttle's store) is down: a request that cannot be counted is not
+        # served, as when the database is down.
+        logger.warning("throttle counters unavailable: 503", extra={"error": str(exc)[:300]})
+        return unavailable_response("The rate limiter is unavailable; try again shortly.")
     if isinstance(exc, exceptions.AuthenticationFailed):
         exc = _charged_to_address(exc, context)
     response = drf_exception_handler(exc, context)

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from musehub.api import counters as counters_module
 from musehub.api.counters import RedisCounters, SQLiteCounters, counters
+from sessions_app.models import Session
 from tests.factories import UserFactory, auth_header, make_token
 
 pytestmark = pytest.mark.django_db
@@ -243,6 +244,26 @@ def test_a_redis_connection_closed_while_idle_is_opened_again():
     key = f"musehub:throttle:caller:{window_end}"
     assert store._redis().expiretime(key) == window_end + 1
     store.clear()
+
+
+def test_an_unreachable_redis_answers_503_with_retry_after(settings, client, repo, auth_headers):
+    """The throttle's Redis is down: a request that cannot be counted is refused as when
+    the database is down (503, ``Retry-After``, SPEC's JSON error), never a 500."""
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on: connections are refused
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings.THROTTLE_COUNTERS = {
+        "BACKEND": "musehub.api.counters.RedisCounters",
+        "LOCATION": f"redis://127.0.0.1:{port}/0",
+    }
+    url = f"/api/repos/{repo.pk}/sessions"
+    for response in (client.get(url), client.post(url, {}, format="json", headers=auth_headers)):
+        assert response.status_code == 503, response.content
+        assert response.json() == {"detail": "The rate limiter is unavailable; try again shortly."}
+        assert int(response["Retry-After"]) > 0
+    assert not Session.objects.filter(repo=repo).exists()
 
 
 def _rate_headers(response) -> tuple[int, int, int]:
