@@ -9,17 +9,21 @@
    the default settings (no ``REDIS_URL``: throttle counters in the database) and with
    ``REDIS_URL`` (``BENCH_REDIS_URL``). And the original FastAPI MuseHub beside them
    (``bench/peer.py``; skipped, and said so, when it cannot be served).
-5. Drive each scenario with ``wrk`` (``bench/wrk/scenario.lua``, real Bearer tokens),
+5. Before each round, ``VACUUM ANALYZE`` our database and the original's (``PEER_DATABASE_URL``,
+   default serve.sh's ``peer_musehub``): every round's stop pools leave dead rows behind
+   (ours ~45,000 a round), and a server with autovacuum off, as on the machines these
+   numbers come from, would make each round slower than the one before.
+6. Drive each scenario with ``wrk`` (``bench/wrk/scenario.lua``, real Bearer tokens),
    ``BENCH_ROUNDS`` (3) times in rounds, and keep each one's median run: the issue-5
    scenarios on the default settings, the side-by-side ones on ours (both settings) and
    the original in turn. Then keep up read traffic until the default server's workers
    have served 100,000 requests since warm-up, and compare their memory before and after.
-6. Write ``bench/RESULTS.md``.
+7. Write ``bench/RESULTS.md``.
 
 Knobs (environment): BENCH_DATABASE_URL, BENCH_DURATION (seconds per scenario, 10),
 BENCH_ROUNDS (3), BENCH_WARMUP (2), BENCH_THREADS (2), BENCH_CONNECTIONS (16),
 BENCH_MEMORY_REQUESTS (100000), BENCH_REDIS_URL (redis://127.0.0.1:6379/13); for the
-original: PEER_MIRROR (or PEER_BASE and PEER_TOKEN), PEER_SERVE. While working on one
+original: PEER_MIRROR (or PEER_BASE and PEER_TOKEN), PEER_SERVE, PEER_DATABASE_URL. While working on one
 route: BENCH_ONLY=vs_create,get (scenario names, comma-separated) runs only those, skips
 the memory check and the reports, prints each run and writes no RESULTS.md.
 """
@@ -73,6 +77,8 @@ WRITES_SLUG = "bench-writes"
 POOL_SLUG = "bench-stop-pool"
 WARM_POOL_SLUG = "bench-stop-warmup"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+#: The original's database (``../shared/peer/serve.sh`` makes ``peer_musehub``), vacuumed as ours is.
+PEER_DATABASE_URL = os.environ.get("PEER_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/peer_musehub")
 # The side-by-side with the original (issue 13): the same routes on the same data shape,
 # 50 sessions with two participants and a 50-character intent, created the same way.
 VS_SLUGS = {"list": "bench-vs-list", "writes": "bench-vs-writes", "pool": "bench-vs-pool"}
@@ -424,6 +430,25 @@ def redis_available(url: str) -> str:
     return ""
 
 
+def vacuum(peer_running: bool) -> None:
+    """``VACUUM ANALYZE`` ours and, when it runs, the original's database: what autovacuum
+    would have done by now on a server where it is on."""
+    import psycopg
+    from django.db import connection
+
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    connection.close()
+    if peer_running:
+        try:
+            with psycopg.connect(PEER_DATABASE_URL, autocommit=True, connect_timeout=5) as peer_db:
+                peer_db.execute("VACUUM ANALYZE")
+        except psycopg.Error as error:
+            print(f"bench: the original's database was not vacuumed: {error}", file=sys.stderr)
+    print(f"bench: vacuumed in {time.monotonic() - started:.1f} s", file=sys.stderr)
+
+
 def pool_active_count(pool_repo_id: str) -> int:
     from django.db import connection
 
@@ -524,7 +549,7 @@ def environment(database_url: str) -> dict[str, str]:
         "Original (side by side)": "cgcardona/musehub c8da978 (FastAPI, uvicorn --workers 2), "
         "served by ../shared/peer/serve.sh",
         "Load": f"wrk -t{THREADS} -c{CONNECTIONS}, {DURATION} s per scenario and round, {ROUNDS} rounds, "
-        f"after a {WARMUP} s warm-up",
+        f"after a {WARMUP} s warm-up; ours and the original's database vacuumed (VACUUM ANALYZE) before each round",
     }
 
 
@@ -850,6 +875,7 @@ def main() -> int:
         stops_done = 0
         vs_stops: dict[str, list[tuple[int, int]]] = {}  # key -> (requests, pool) per run
         for round_number in range(1, ROUNDS + 1):
+            vacuum(peer_running=peer is not None)
             for s in scenarios:
                 if ONLY and s.name not in ONLY:
                     continue
