@@ -23,9 +23,9 @@
 Knobs (environment): BENCH_DATABASE_URL, BENCH_DURATION (seconds per scenario, 10),
 BENCH_ROUNDS (3), BENCH_WARMUP (2), BENCH_THREADS (2), BENCH_CONNECTIONS (16),
 BENCH_MEMORY_REQUESTS (100000), BENCH_REDIS_URL (redis://127.0.0.1:6379/13); for the
-original: PEER_MIRROR (or PEER_BASE and PEER_TOKEN), PEER_SERVE, PEER_DATABASE_URL. While working on one
-route: BENCH_ONLY=vs_create,get (scenario names, comma-separated) runs only those, skips
-the memory check and the reports, prints each run and writes no RESULTS.md.
+original: PEER_MIRROR (or PEER_BASE and PEER_TOKEN), PEER_SERVE, PEER_DATABASE_URL. While
+working on one route: BENCH_ONLY=vs_create,get (scenario names, comma-separated) runs only
+those, skips the memory check and the reports, prints each run and writes no RESULTS.md.
 """
 
 from __future__ import annotations
