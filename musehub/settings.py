@@ -126,11 +126,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "musehub.api.middleware.ApiErrorMiddleware",
     "musehub.api.throttling.RateLimitHeadersMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's sessions, auth and messages, for the admin: API requests skip them.
+    "musehub.api.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "musehub.api.middleware.AuthenticationMiddleware",
+    "musehub.api.middleware.MessageMiddleware",
 ]
 
 ROOT_URLCONF = "musehub.urls"
