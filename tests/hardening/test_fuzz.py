@@ -17,8 +17,10 @@ about half a minute; ``MUSEHUB_FUZZ_SCENARIOS`` raises it.
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 
 import pytest
 import schemathesis
@@ -39,6 +41,26 @@ from musehub.wsgi import application
 from tests.factories import UserFactory, auth_header, make_repo, make_session, make_token
 
 pytestmark = pytest.mark.django_db
+
+
+def _import_the_project() -> None:
+    """Import every module of the project's packages.
+
+    Hypothesis draws some of the strings and numbers it generates from the constants of
+    the project's modules that are loaded at the time (``hypothesis.internal.conjecture.
+    providers._get_local_constants``; test files are left out). Without this, which tests
+    were collected beside this file decided what the fuzzer sent: run alone, the stateful
+    walk never reached a session's GET, while in the whole suite it did. With every module
+    loaded first, the pool, and so each derandomized run, is the same however the tests are
+    picked.
+    """
+    for name in ("musehub", "repos_app", "sessions_app", "events_app"):
+        package = importlib.import_module(name)
+        for module in pkgutil.walk_packages(package.__path__, f"{name}."):
+            importlib.import_module(module.name)
+
+
+_import_the_project()
 
 MAX_EXAMPLES = int(os.environ.get("MUSEHUB_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance]
