@@ -5,7 +5,8 @@
 its output in a log file, ready when a check says so, stopped by signal to its group.
 ``Gunicorn`` runs ``gunicorn -c gunicorn.conf.py`` (the project's own settings) on a free
 loopback port with the environment it is given. The fault, two-instance, static-file,
-front-proxy and webhook tests share them.
+front-proxy and webhook tests share them. ``HeldRequest`` keeps one sync worker busy on
+purpose: a request whose header's end is sent only when the test says so.
 """
 
 from __future__ import annotations
@@ -66,6 +67,33 @@ def http_request(
         return Reply(response.status, dict(response.getheaders()), payload, time.monotonic() - started)
     finally:
         conn.close()
+
+
+class HeldRequest:
+    """A request sent all but its header's last line: the sync worker that accepts it waits
+    for the rest, and takes no other connection, until ``finish()``.
+
+    Connections are accepted in the order they arrive, so every connection made after this
+    one goes to another worker until it is finished."""
+
+    def __init__(self, port: int, method: str, path: str, timeout: float = 15) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock.sendall(f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
+
+    def finish(self) -> Reply:
+        """Send the header's end; the worker's reply."""
+        started = time.monotonic()
+        try:
+            self.sock.sendall(b"Connection: close\r\n\r\n")
+            response = http.client.HTTPResponse(self.sock)
+            response.begin()
+            payload = response.read()
+            return Reply(response.status, dict(response.getheaders()), payload, time.monotonic() - started)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class Program:
@@ -138,18 +166,34 @@ class Gunicorn(Program):
 
     def __init__(self, env: dict[str, str], workers: int = 2) -> None:
         self.port = free_port()
+        self.workers = workers
         self.env = {**env, "GUNICORN_WORKERS": str(workers), "GUNICORN_TIMEOUT": "20"}
         self.log_path = Path(tempfile.mkstemp(prefix="musehub-gunicorn-", suffix=".log")[1])
 
     def start(self, wait: float = 30) -> None:
+        """Start gunicorn; return once every worker serves, not only the first one up."""
         gunicorn = str(Path(sys.executable).with_name("gunicorn"))
         self.launch(
             [gunicorn, "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{self.port}"],
-            ready=lambda: self.request("GET", "/healthz", timeout=2).status == 200,
+            ready=self._every_worker_serves,
             wait=wait,
             what="gunicorn",
             env=self.env,
         )
+
+    def _every_worker_serves(self) -> bool:
+        """With all workers but one held by a ``HeldRequest``, a ``/healthz`` is still
+        answered: the last worker has loaded the app too. A test that needs both workers
+        (a count shared across them) would otherwise race the second one's boot."""
+        held: list[HeldRequest] = []
+        try:
+            for _ in range(self.workers - 1):
+                held.append(HeldRequest(self.port, "GET", "/healthz"))
+            served = self.request("GET", "/healthz", timeout=2).status == 200
+            return served and all(h.finish().status == 200 for h in held)
+        finally:
+            for h in held:
+                h.close()
 
     @property
     def base(self) -> str:

@@ -3,7 +3,7 @@
 Without ``REDIS_URL`` the counters are an ``UNLOGGED`` table on PostgreSQL and a SQLite file
 of their own on SQLite; with it, Redis (``musehub.api.counters``). Many concurrent requests against a
 limit of K, spread over two workers: exactly K are let through, each saw a different
-``X-RateLimit-Remaining``, and both workers took part.
+``X-RateLimit-Remaining``, and both workers took part (one is held back at first, so they must).
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ import pytest
 from django.db import connection
 
 from musehub.api.counters import DatabaseCounters
-from tests.live_gunicorn import ROOT, Gunicorn
+from tests.live_gunicorn import ROOT, Gunicorn, HeldRequest
 
 pytestmark = pytest.mark.slow
 
 LIMIT = 25
 REQUESTS = 80
+ALONE = 10  # served by one worker while the other is held
 
 
 def _env(database_url: str) -> dict[str, str]:
@@ -46,18 +47,33 @@ def _flood(server: Gunicorn) -> None:
     # Not across an hour's boundary: the count would start over halfway.
     if 3600 - time.time() % 3600 < 30:
         time.sleep(3600 - time.time() % 3600 + 1)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        replies = list(pool.map(lambda _: server.request("GET", "/api/repos"), range(REQUESTS)))
+
+    def get(_):
+        return server.request("GET", "/api/repos")
+
+    # One worker waits on a held request while the other serves the first few alone; then
+    # the held one is finished while both workers serve the rest, across the limit, at once.
+    # So both take part however the kernel hands out the connections.
+    held = HeldRequest(server.port, "GET", "/api/repos")
+    try:
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            alone = list(pool.map(get, range(ALONE)))
+            together = pool.map(get, range(REQUESTS - ALONE - 1))
+            replies = [held.finish(), *alone, *together]
+    finally:
+        held.close()
+    assert len(replies) == REQUESTS
     passed = [r for r in replies if r.status == 200]
     assert sorted(r.status for r in replies) == [200] * LIMIT + [429] * (REQUESTS - LIMIT)
     assert sorted(int(r.headers["X-RateLimit-Remaining"]) for r in passed) == list(range(LIMIT))
     assert all(int(r.headers["Retry-After"]) > 0 for r in replies if r.status == 429)
-    pids = {
-        json.loads(line)["pid"]
+    served = [
+        json.loads(line)
         for line in server.log().splitlines()
         if line.startswith("{") and '"musehub.access"' in line and '"/api/repos"' in line
-    }
-    assert len(pids) == 2, "both workers served the flood"
+    ]
+    assert len(served) == REQUESTS
+    assert len({line["pid"] for line in served}) == 2, "both workers served the flood"
 
 
 def test_sqlite_default_counts_exactly_across_workers(tmp_path):
