@@ -11,6 +11,7 @@ import time
 import pytest
 
 from tests.faults.conftest import start_gunicorn
+from tests.live_gunicorn import HeldRequest
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -42,18 +43,12 @@ def test_anonymous_throttle_is_shared_by_worker_processes(cluster):
         # Not across a minute's boundary: the count would start over halfway.
         if 60 - time.time() % 60 < 15:
             time.sleep(60 - time.time() % 60 + 0.5)
-        held = socket.create_connection(("127.0.0.1", server.port), timeout=10)
-        held.sendall(b"GET /api/repos HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # no blank line yet
-        time.sleep(0.5)  # one worker has accepted it and waits for the rest
+        held = HeldRequest(server.port, "GET", "/api/repos")  # one worker waits on it
         replies = [server.request("GET", "/api/repos") for _ in range(4)]
         assert [r.status for r in replies] == [200] * 4
-        held.sendall(b"Connection: close\r\n\r\n")
-        raw = b""
-        while chunk := held.recv(65536):
-            raw += chunk
-        held.close()
-        assert _status(raw) == 429, raw[:300]
-        assert b"Retry-After:" in raw
+        last = held.finish()
+        assert last.status == 429, last.body[:300]
+        assert int(last.headers["Retry-After"]) > 0
         access = [
             json.loads(line)
             for line in server.log().splitlines()
