@@ -25,7 +25,7 @@ import pytest
 
 from tests.deploy.conftest import Nginx
 from tests.faults.harness import django_env, manage
-from tests.live_gunicorn import Gunicorn, free_port
+from tests.live_gunicorn import Gunicorn, HeldRequest, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -67,9 +67,7 @@ def stalled_connections(port: int, *, headers: int, bodies: int = 0):
     sockets = []
     try:
         for _ in range(headers):
-            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
-            sockets.append(sock)
+            sockets.append(HeldRequest(port, "GET", "/healthz", timeout=5).sock)
         for _ in range(bodies):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             # The admin's login form, with a CSRF cookie: Django reads the body (for the
