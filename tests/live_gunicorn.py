@@ -44,6 +44,12 @@ class Reply:
     def json(self):
         return json.loads(self.body)
 
+    @classmethod
+    def read(cls, response: http.client.HTTPResponse, started: float) -> Reply:
+        """``response`` read to its end; ``started``: when the request began (monotonic)."""
+        payload = response.read()
+        return cls(response.status, dict(response.getheaders()), payload, time.monotonic() - started)
+
 
 def http_request(
     port: int,
@@ -62,9 +68,7 @@ def http_request(
     started = time.monotonic()
     try:
         conn.request(method, path, body=body, headers=headers or {})
-        response = conn.getresponse()
-        payload = response.read()
-        return Reply(response.status, dict(response.getheaders()), payload, time.monotonic() - started)
+        return Reply.read(conn.getresponse(), started)
     finally:
         conn.close()
 
@@ -87,8 +91,7 @@ class HeldRequest:
             self.sock.sendall(b"Connection: close\r\n\r\n")
             response = http.client.HTTPResponse(self.sock)
             response.begin()
-            payload = response.read()
-            return Reply(response.status, dict(response.getheaders()), payload, time.monotonic() - started)
+            return Reply.read(response, started)
         finally:
             self.close()
 
