@@ -64,10 +64,10 @@ def stack(nginx_binary, tmp_path_factory):
 def stalled_connections(port: int, *, headers: int, bodies: int = 0):
     """``headers`` connections that send half a request header, ``bodies`` that send a
     header announcing 1,000 bytes of form body and then only 10; all of them then stall."""
-    sockets = []
+    stalled = []
     try:
         for _ in range(headers):
-            sockets.append(HeldRequest(port, "GET", "/healthz", timeout=5).sock)
+            stalled.append(HeldRequest(port, "GET", "/healthz", timeout=5))
         for _ in range(bodies):
             sock = socket.create_connection(("127.0.0.1", port), timeout=5)
             # The admin's login form, with a CSRF cookie: Django reads the body (for the
@@ -77,12 +77,12 @@ def stalled_connections(port: int, *, headers: int, bodies: int = 0):
                 b"Content-Type: application/x-www-form-urlencoded\r\n"
                 b"Content-Length: 1000\r\n\r\nusername=x"
             )
-            sockets.append(sock)
+            stalled.append(sock)
         time.sleep(0.5)  # let the server accept and start reading every one of them
         yield
     finally:
-        for sock in sockets:
-            sock.close()
+        for connection in stalled:  # HeldRequests and plain sockets alike
+            connection.close()
 
 
 def test_slow_clients_do_not_delay_a_normal_request(stack):
